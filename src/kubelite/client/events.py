@@ -1,0 +1,145 @@
+"""Record v1 Events about objects, the way Kubernetes' EventRecorder + EventCorrelator do.
+
+`event()` never blocks and never raises for API trouble: it queues, and one background task
+writes. A repeat of the same event (same involved object, type, reason, message and source)
+does not create another Event: the first one is PATCHed with count+1 and a new lastTimestamp,
+so `kubectl get events` shows one line with a growing COUNT. The recorder remembers the last
+4096 distinct events (LRU) for this. Not modelled: the correlator's "combined from similar
+events" aggregation and its per-object spam filter.
+
+Event names are `<object name>.<nanosecond timestamp in hex>`, as Kubernetes names them; the
+Event lives in the object's namespace ("default" for cluster-scoped objects such as nodes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from kubelite.api.resources import EVENTS
+from kubelite.client.rest import ApiClient, ApiError, is_not_found
+
+log = logging.getLogger(__name__)
+
+NORMAL = "Normal"
+WARNING = "Warning"
+
+MAX_MESSAGE = 1024  # the apiserver caps Event messages; cut ours first
+
+
+@dataclass(slots=True)
+class _Seen:
+    name: str
+    namespace: str
+    count: int
+    first_timestamp: str
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def involved_object(obj: dict[str, Any]) -> dict[str, Any]:
+    """The ObjectReference an Event points at."""
+    meta = obj.get("metadata") or {}
+    ref = {"kind": obj.get("kind", ""), "apiVersion": obj.get("apiVersion", ""), "name": meta.get("name", ""),
+           "namespace": meta.get("namespace", ""), "uid": meta.get("uid", ""),
+           "resourceVersion": meta.get("resourceVersion", "")}
+    return {k: v for k, v in ref.items() if v}
+
+
+class EventRecorder:
+    """Queue Events for objects; a background task writes and aggregates them (module docstring)."""
+
+    def __init__(self, client: ApiClient, component: str, host: str | None = None, *,
+                 max_queue: int = 1000, cache_size: int = 4096) -> None:
+        self.client = client
+        self.component = component
+        self.host = host
+        self._queue: asyncio.Queue[tuple[dict[str, Any], str, str, str, str]] = asyncio.Queue(max_queue)
+        self._seen: OrderedDict[tuple[str, ...], _Seen] = OrderedDict()
+        self._cache_size = cache_size
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+
+    def event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
+        """Record that `reason: message` happened to `obj` (type_ "Normal" or "Warning"). Never blocks."""
+        if type_ not in (NORMAL, WARNING):
+            log.error("event type must be Normal or Warning, got %r (reason %s): dropped", type_, reason)
+            return
+        try:
+            self._queue.put_nowait((involved_object(obj), type_, reason, message[:MAX_MESSAGE], _now()))
+        except asyncio.QueueFull:
+            self.dropped += 1
+            log.warning("event queue full: dropping %s %s for %s", type_, reason, involved_object(obj).get("name"))
+
+    def eventf(self, obj: dict[str, Any], type_: str, reason: str, fmt: str, *args: Any) -> None:
+        self.event(obj, type_, reason, fmt % args if args else fmt)
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"events-{self.component}")
+
+    async def flush(self) -> None:
+        """Wait until every queued event has been written (or given up on)."""
+        await self._queue.join()
+
+    async def stop(self, flush_timeout: float = 5.0) -> None:
+        """Write what is queued (for at most flush_timeout seconds), then stop the writer."""
+        if self._task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), flush_timeout)
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            item = await self._queue.get()
+            try:
+                await self._write(*item)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # a recorder must never take its component down
+                log.warning("could not write event %s for %s: %s", item[2], item[0].get("name"), e)
+            finally:
+                self._queue.task_done()
+
+    async def _write(self, ref: dict[str, Any], type_: str, reason: str, message: str, stamp: str) -> None:
+        namespace = ref.get("namespace") or "default"
+        key = (self.component, self.host or "", ref.get("kind", ""), namespace, ref.get("name", ""),
+               ref.get("uid", ""), ref.get("apiVersion", ""), type_, reason, message)
+        seen = self._seen.get(key)
+        if seen is not None:
+            self._seen.move_to_end(key)
+            seen.count += 1
+            try:
+                await self.client.patch(EVENTS, seen.name, {"count": seen.count, "lastTimestamp": stamp,
+                                                            "message": message}, seen.namespace)
+                return
+            except ApiError as e:
+                if not is_not_found(e):
+                    raise
+                # the Event expired or was deleted: write a new one carrying the count on
+        name = f"{ref.get('name') or 'unknown'}.{time.time_ns():x}"
+        first = seen.first_timestamp if seen is not None else stamp
+        count = seen.count if seen is not None else 1
+        source = {"component": self.component}
+        if self.host:
+            source["host"] = self.host
+        body = {"apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": name, "namespace": namespace},
+                "involvedObject": ref, "reason": reason, "message": message, "type": type_,
+                "source": source, "firstTimestamp": first, "lastTimestamp": stamp, "count": count,
+                "reportingComponent": self.component, "reportingInstance": self.host or ""}
+        created = await self.client.create(EVENTS, body, namespace)
+        self._seen[key] = _Seen(created.get("metadata", {}).get("name", name), namespace, count, first)
+        while len(self._seen) > self._cache_size:
+            self._seen.popitem(last=False)
