@@ -1,0 +1,82 @@
+"""Fan-out of committed events to in-process watchers.
+
+A store that writes in this process (memory, SQLite) publishes each committed batch here, on the
+event loop, in revision order. Each watcher owns an unbounded queue: a slow consumer costs memory,
+never blocks the writer or other watchers. The hub does not keep history; a backend replays what
+a watcher missed (from its log or its ring) and then reads the live queue, dropping revisions it
+already yielded, so the hand-over has no gap and no duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+
+from kubelite.storage.types import Event
+
+
+class _Watcher:
+    __slots__ = ("prefix", "queue")
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
+
+
+class WatchHub:
+    def __init__(self) -> None:
+        self._watchers: set[_Watcher] = set()
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._watchers)
+
+    def publish(self, events: Iterable[Event]) -> None:
+        """Hand committed events (in revision order) to every matching watcher. Event loop only."""
+        if not self._watchers:
+            return
+        for ev in events:
+            for w in self._watchers:
+                if ev.key.startswith(w.prefix):
+                    w.queue.put_nowait(ev)
+
+    def close(self) -> None:
+        self._closed = True
+        for w in self._watchers:
+            w.queue.put_nowait(None)
+
+    async def stream(
+        self,
+        prefix: str,
+        after_revision: int,
+        backlog: Callable[[], Iterable[Event] | None],
+        slow_backlog: Callable[[], Awaitable[list[Event]]],
+    ) -> AsyncIterator[Event]:
+        """Yield events under `prefix` after `after_revision`: backlog first, then live.
+
+        `backlog()` runs in the same loop step as the subscription, so nothing published between
+        them is lost; it returns None when it cannot cover `after_revision` from memory, and then
+        `slow_backlog()` (e.g. a DB read) is awaited while live events queue up behind it.
+        """
+        if self._closed:
+            return
+        w = _Watcher(prefix)
+        self._watchers.add(w)
+        try:
+            last = after_revision
+            events = backlog()
+            if events is None:
+                events = await slow_backlog()
+            for ev in events:
+                if ev.revision > last and ev.key.startswith(prefix):
+                    last = ev.revision
+                    yield ev
+            while True:
+                item = await w.queue.get()
+                if item is None:
+                    return
+                if item.revision > last:
+                    last = item.revision
+                    yield item
+        finally:
+            self._watchers.discard(w)
