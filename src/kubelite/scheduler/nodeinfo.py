@@ -1,0 +1,323 @@
+"""Pods and nodes as the scheduler sees them: parsed once, summed incrementally.
+
+A pod dict is parsed into a `PodInfo` once, when it enters the scheduler (requests in integer
+millicores and bytes, tolerations as tuples, host ports, controller owner). A `NodeInfo` keeps
+running totals of what the pods on (or assumed onto) the node request, their host ports and a
+count per controller owner, so a Filter or Score call is a few attribute reads: adding or
+removing a pod updates the totals, nothing is ever re-summed.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from kubelite.api.quantity import QuantityError, cpu_millis, memory_bytes
+
+#: kube-scheduler counts a container without requests as 100m CPU / 200 MiB when *scoring*
+#: (never when filtering), so that empty pods still spread out.
+DEFAULT_MILLI_CPU_REQUEST = 100
+DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024
+
+CPU, MEMORY, EPHEMERAL_STORAGE, PODS = "cpu", "memory", "ephemeral-storage", "pods"
+
+TAINT_NOT_READY = "node.kubernetes.io/not-ready"
+TAINT_UNREACHABLE = "node.kubernetes.io/unreachable"
+TAINT_UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
+LABEL_HOSTNAME = "kubernetes.io/hostname"
+LABEL_ZONE = "topology.kubernetes.io/zone"
+
+#: (key, value, effect)
+Taint = tuple[str, str, str]
+#: (key, operator, value, effect)
+Toleration = tuple[str, str, str, str]
+#: (host ip, protocol, port)
+HostPort = tuple[str, str, int]
+
+
+class ResourceError(ValueError):
+    """A request or allocatable that is not a valid quantity."""
+
+
+def _quantity(name: str, value: Any) -> int:
+    try:
+        return _parsed(name == CPU, value)
+    except (QuantityError, ValueError, TypeError) as e:
+        raise ResourceError(f"invalid quantity {value!r} for {name}: {e}") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(is_cpu: bool, value: Any) -> int:
+    """Quantities repeat ("100m", "128Mi"): parse each spelling once."""
+    return cpu_millis(value) if is_cpu else memory_bytes(value)
+
+
+def _requests_of(container: Mapping[str, Any]) -> dict[str, int]:
+    """A container's requests; a limit without a request counts as the request (as the
+    apiserver defaults it)."""
+    res = container.get("resources") or {}
+    merged = dict(res.get("limits") or {})
+    merged.update(res.get("requests") or {})
+    return {name: _quantity(name, v) for name, v in merged.items()}
+
+
+def _add(into: dict[str, int], more: Mapping[str, int]) -> None:
+    for k, v in more.items():
+        into[k] = into.get(k, 0) + v
+
+
+def _max(into: dict[str, int], other: Mapping[str, int]) -> None:
+    for k, v in other.items():
+        if v > into.get(k, 0):
+            into[k] = v
+
+
+def pod_requests(spec: Mapping[str, Any], *, non_zero: bool = False) -> dict[str, int]:
+    """What a pod asks of a node: sum of its containers, at least its largest init container
+    (restartable "sidecar" init containers run beside the app and add up), plus overhead.
+
+    With `non_zero`, containers without a cpu/memory request count the scoring defaults.
+    """
+
+    def reqs(c: Mapping[str, Any]) -> dict[str, int]:
+        r = _requests_of(c)
+        if non_zero:
+            r.setdefault(CPU, DEFAULT_MILLI_CPU_REQUEST)
+            r.setdefault(MEMORY, DEFAULT_MEMORY_REQUEST)
+        return r
+
+    total: dict[str, int] = {}
+    for c in spec.get("containers") or ():
+        _add(total, reqs(c))
+    sidecars: dict[str, int] = {}
+    init_peak: dict[str, int] = {}
+    for c in spec.get("initContainers") or ():
+        r = reqs(c)
+        if c.get("restartPolicy") == "Always":
+            _add(total, r)
+            _add(sidecars, r)
+        else:
+            step = dict(sidecars)
+            _add(step, r)
+            _max(init_peak, step)
+    _max(total, init_peak)
+    overhead = spec.get("overhead") or {}
+    _add(total, {name: _quantity(name, v) for name, v in overhead.items()})
+    return total
+
+
+def _tolerations(spec: Mapping[str, Any]) -> tuple[Toleration, ...]:
+    return tuple(
+        (t.get("key") or "", t.get("operator") or "Equal", t.get("value") or "", t.get("effect") or "")
+        for t in spec.get("tolerations") or ()
+    )
+
+
+def tolerates(tolerations: tuple[Toleration, ...], taint: Taint) -> bool:
+    """Whether any toleration matches the taint (v1 Toleration.ToleratesTaint)."""
+    key, value, effect = taint
+    for t_key, op, t_value, t_effect in tolerations:
+        if t_effect and t_effect != effect:
+            continue
+        if t_key and t_key != key:
+            continue
+        if op == "Exists" or (op == "Equal" and t_value == value):
+            return True
+    return False
+
+
+def controller_owner(meta: Mapping[str, Any]) -> str:
+    """The uid of the pod's controlling owner (its ReplicaSet, Job, ...), "" if none."""
+    for ref in meta.get("ownerReferences") or ():
+        if ref.get("controller"):
+            return str(ref.get("uid") or f"{ref.get('kind')}/{ref.get('name')}")
+    return ""
+
+
+class PodInfo:
+    """A pod parsed once for the scheduler; `pod` is the (shared, read-only) API object."""
+
+    __slots__ = (
+        "pod", "key", "namespace", "name", "uid", "priority", "scheduler_name", "node_name",
+        "node_selector", "required_terms", "preferred_terms", "tolerations", "cpu", "memory",
+        "ephemeral", "scalars", "nz_cpu", "nz_memory", "host_ports", "owner", "gated",
+        "has_affinity", "unsupported",
+    )
+
+    def __init__(self, pod: dict[str, Any]) -> None:
+        """Raises ResourceError for a malformed request quantity."""
+        self.pod = pod
+        meta = pod.get("metadata") or {}
+        spec = pod.get("spec") or {}
+        self.namespace: str = meta.get("namespace") or "default"
+        self.name: str = meta.get("name") or ""
+        self.key = f"{self.namespace}/{self.name}"
+        self.uid: str = meta.get("uid") or ""
+        self.priority: int = int(spec.get("priority") or 0)
+        self.scheduler_name: str = spec.get("schedulerName") or "default-scheduler"
+        self.node_name: str = spec.get("nodeName") or ""
+        self.node_selector: dict[str, str] = dict(spec.get("nodeSelector") or {})
+        node_affinity = ((spec.get("affinity") or {}).get("nodeAffinity")) or {}
+        required = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+        self.required_terms: list[dict[str, Any]] | None = (
+            list(required.get("nodeSelectorTerms") or []) if required else None
+        )
+        self.preferred_terms: list[dict[str, Any]] = list(
+            node_affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+        )
+        self.has_affinity = bool(self.node_selector) or self.required_terms is not None
+        self.tolerations = _tolerations(spec)
+        reqs = pod_requests(spec)
+        self.cpu = reqs.pop(CPU, 0)
+        self.memory = reqs.pop(MEMORY, 0)
+        self.ephemeral = reqs.pop(EPHEMERAL_STORAGE, 0)
+        reqs.pop(PODS, None)
+        self.scalars: dict[str, int] = {k: v for k, v in reqs.items() if v}
+        nz = pod_requests(spec, non_zero=True)
+        self.nz_cpu = nz.get(CPU, 0)
+        self.nz_memory = nz.get(MEMORY, 0)
+        ports: list[HostPort] = []
+        for c in spec.get("containers") or ():
+            for p in c.get("ports") or ():
+                hp = p.get("hostPort")
+                if hp:
+                    ports.append((p.get("hostIP") or "0.0.0.0", p.get("protocol") or "TCP", int(hp)))
+        self.host_ports: tuple[HostPort, ...] = tuple(ports)
+        self.owner = controller_owner(meta)
+        self.gated = bool(spec.get("schedulingGates"))
+        affinity = spec.get("affinity") or {}
+        #: constraints kubelite's scheduler does not enforce (reported, not silently dropped)
+        self.unsupported: tuple[str, ...] = tuple(
+            name for name, present in (
+                ("podAffinity", bool(affinity.get("podAffinity"))),
+                ("podAntiAffinity", bool(affinity.get("podAntiAffinity"))),
+                ("topologySpreadConstraints", bool(spec.get("topologySpreadConstraints"))),
+            ) if present
+        )
+
+
+def _ready_taint(status: Mapping[str, Any]) -> Taint | None:
+    """The taint Kubernetes' node lifecycle controller would put on a node that is not Ready."""
+    for cond in status.get("conditions") or ():
+        if cond.get("type") == "Ready":
+            if cond.get("status") == "True":
+                return None
+            if cond.get("status") == "False":
+                return (TAINT_NOT_READY, "", "NoSchedule")
+            return (TAINT_UNREACHABLE, "", "NoSchedule")
+    return (TAINT_NOT_READY, "", "NoSchedule")
+
+
+class NodeInfo:
+    """A node plus running totals of the pods placed on it (bound or assumed)."""
+
+    __slots__ = (
+        "name", "node", "labels", "unschedulable", "taints", "prefer_taints", "alloc_cpu",
+        "alloc_memory", "alloc_ephemeral", "alloc_pods", "alloc_scalars", "req_cpu", "req_memory",
+        "req_ephemeral", "req_scalars", "nz_cpu", "nz_memory", "pods", "ports", "owners",
+        "hostname", "zone", "generation", "memo",
+    )
+
+    def __init__(self, node: Mapping[str, Any]) -> None:
+        self.req_cpu = self.req_memory = self.req_ephemeral = 0
+        self.req_scalars: dict[str, int] = {}
+        self.nz_cpu = self.nz_memory = 0
+        self.pods: dict[str, PodInfo] = {}
+        self.ports: Counter[HostPort] = Counter()
+        self.owners: Counter[str] = Counter()
+        self.generation = 0
+        #: score memo: plugin-and-pod-shape key -> (generation, score); see plugins' score_nodes
+        self.memo: dict[str, tuple[int, int]] = {}
+        self.set_node(node)
+
+    def set_node(self, node: Mapping[str, Any]) -> None:
+        """(Re)read the node object; the pod totals are kept."""
+        self.node = node
+        meta = node.get("metadata") or {}
+        spec = node.get("spec") or {}
+        status = node.get("status") or {}
+        self.name: str = meta.get("name") or ""
+        self.labels: dict[str, str] = dict(meta.get("labels") or {})
+        self.hostname = self.labels.get(LABEL_HOSTNAME, self.name)
+        self.zone = self.labels.get(LABEL_ZONE)
+        self.unschedulable = bool(spec.get("unschedulable"))
+        taints: list[Taint] = []
+        prefer: list[Taint] = []
+        for t in spec.get("taints") or ():
+            taint = (t.get("key") or "", t.get("value") or "", t.get("effect") or "")
+            (prefer if taint[2] == "PreferNoSchedule" else taints).append(taint)
+        ready_taint = _ready_taint(status)
+        if ready_taint and not any(t[0] == ready_taint[0] for t in taints):
+            taints.append(ready_taint)
+        self.taints: tuple[Taint, ...] = tuple(taints)
+        self.prefer_taints: tuple[Taint, ...] = tuple(prefer)
+        alloc = status.get("allocatable") or status.get("capacity") or {}
+        scalars: dict[str, int] = {}
+        self.alloc_cpu = self.alloc_memory = self.alloc_ephemeral = self.alloc_pods = 0
+        for rname, value in alloc.items():
+            try:
+                q = _quantity(rname, value)
+            except ResourceError:
+                continue  # a broken figure counts as none of that resource
+            if rname == CPU:
+                self.alloc_cpu = q
+            elif rname == MEMORY:
+                self.alloc_memory = q
+            elif rname == EPHEMERAL_STORAGE:
+                self.alloc_ephemeral = q
+            elif rname == PODS:
+                self.alloc_pods = q
+            else:
+                scalars[rname] = q
+        self.alloc_scalars = scalars
+        self.generation += 1
+
+    def memo_put(self, key: str, score: int) -> int:
+        """Remember a score valid until the node next changes (bounded: few pod shapes at once)."""
+        if len(self.memo) >= 16:
+            self.memo.clear()
+        self.memo[key] = (self.generation, score)
+        return score
+
+    def add_pod(self, p: PodInfo) -> None:
+        if p.key in self.pods:
+            self.remove_pod(p.key)
+        self.pods[p.key] = p
+        self.req_cpu += p.cpu
+        self.req_memory += p.memory
+        self.req_ephemeral += p.ephemeral
+        for k, v in p.scalars.items():
+            self.req_scalars[k] = self.req_scalars.get(k, 0) + v
+        self.nz_cpu += p.nz_cpu
+        self.nz_memory += p.nz_memory
+        if p.host_ports:
+            self.ports.update(p.host_ports)
+        if p.owner:
+            self.owners[p.owner] += 1
+        self.generation += 1
+
+    def remove_pod(self, key: str) -> PodInfo | None:
+        p = self.pods.pop(key, None)
+        if p is None:
+            return None
+        self.req_cpu -= p.cpu
+        self.req_memory -= p.memory
+        self.req_ephemeral -= p.ephemeral
+        for k, v in p.scalars.items():
+            self.req_scalars[k] = self.req_scalars.get(k, 0) - v
+        self.nz_cpu -= p.nz_cpu
+        self.nz_memory -= p.nz_memory
+        if p.host_ports:
+            self.ports.subtract(p.host_ports)
+            self.ports = +self.ports
+        if p.owner:
+            self.owners[p.owner] -= 1
+            if self.owners[p.owner] <= 0:
+                del self.owners[p.owner]
+        self.generation += 1
+        return p
+
+    def __repr__(self) -> str:
+        return f"NodeInfo({self.name!r}, pods={len(self.pods)}, cpu={self.req_cpu}/{self.alloc_cpu}m)"
