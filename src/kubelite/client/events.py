@@ -58,15 +58,19 @@ class EventRecorder:
     """Queue Events for objects; a background task writes and aggregates them (module docstring)."""
 
     def __init__(self, client: ApiClient, component: str, host: str | None = None, *,
-                 max_queue: int = 1000, cache_size: int = 4096) -> None:
+                 max_queue: int = 1000, cache_size: int = 4096, writers: int = 8) -> None:
         self.client = client
         self.component = component
         self.host = host
         self._queue: asyncio.Queue[tuple[dict[str, Any], str, str, str, str]] = asyncio.Queue(max_queue)
         self._seen: OrderedDict[tuple[str, ...], _Seen] = OrderedDict()
         self._cache_size = cache_size
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._writers = writers
+        # one write at a time per aggregation key, so concurrent writers never double-create an Event
+        self._key_locks: dict[tuple[str, ...], asyncio.Lock] = {}
         self.dropped = 0
+        self._last_drop_warning = 0.0
 
     def event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
         """Record that `reason: message` happened to `obj` (type_ "Normal" or "Warning"). Never blocks."""
@@ -77,14 +81,21 @@ class EventRecorder:
             self._queue.put_nowait((involved_object(obj), type_, reason, message[:MAX_MESSAGE], _now()))
         except asyncio.QueueFull:
             self.dropped += 1
-            log.warning("event queue full: dropping %s %s for %s", type_, reason, involved_object(obj).get("name"))
+            # a warning per dropped event would cost more than the event: say it at most every 10 s
+            now = time.monotonic()
+            if now - self._last_drop_warning >= 10.0:
+                self._last_drop_warning = now
+                log.warning("event queue full: %d events dropped so far (latest %s %s for %s)",
+                            self.dropped, type_, reason, involved_object(obj).get("name"))
 
     def eventf(self, obj: dict[str, Any], type_: str, reason: str, fmt: str, *args: Any) -> None:
         self.event(obj, type_, reason, fmt % args if args else fmt)
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"events-{self.component}")
+        if not self._tasks:
+            loop = asyncio.get_running_loop()
+            self._tasks = [loop.create_task(self._run(), name=f"events-{self.component}-{i}")
+                           for i in range(self._writers)]
 
     async def flush(self) -> None:
         """Wait until every queued event has been written (or given up on)."""
@@ -92,13 +103,13 @@ class EventRecorder:
 
     async def stop(self, flush_timeout: float = 5.0) -> None:
         """Write what is queued (for at most flush_timeout seconds), then stop the writer."""
-        if self._task is not None:
+        if self._tasks:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._queue.join(), flush_timeout)
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._tasks = []
 
     async def _run(self) -> None:
         while True:
@@ -116,6 +127,16 @@ class EventRecorder:
         namespace = ref.get("namespace") or "default"
         key = (self.component, self.host or "", ref.get("kind", ""), namespace, ref.get("name", ""),
                ref.get("uid", ""), ref.get("apiVersion", ""), type_, reason, message)
+        lock = self._key_locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                await self._write_locked(key, ref, type_, reason, message, stamp, namespace)
+        finally:
+            if not lock.locked() and self._key_locks.get(key) is lock:
+                del self._key_locks[key]
+
+    async def _write_locked(self, key: tuple[str, ...], ref: dict[str, Any], type_: str, reason: str,
+                            message: str, stamp: str, namespace: str) -> None:
         seen = self._seen.get(key)
         if seen is not None:
             self._seen.move_to_end(key)
