@@ -1,0 +1,232 @@
+"""Benchmark the kubelite API server the way docs/baselines.md measured the real one.
+
+    .venv/bin/python bench/apiserver.py [--quick] [--datastore sqlite|etcd|both]
+
+Starts a real `kubelite server` subprocess (SQLite, and/or etcd from Debian's binary), drives it
+with aiohttp clients (HTTP/1.1 keep-alive, JSON, one connection per client), and prints:
+pod creates/s with p50/p99 at 1, 16 and 64 clients; GETs/s; LIST of N pods from the store and
+from the watch cache (resourceVersion=0); watch fan-out latency (write acknowledged -> event read
+by each watcher) for 200 and 1000 watchers; the apiserver's RSS. Real-Kubernetes figures from
+/work/shared/docs/baselines.md are printed beside ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import ssl
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+
+import aiohttp
+import orjson
+import psutil
+
+from kubelite.testing.server import KubeliteServer
+
+NS = "/api/v1/namespaces/bench/pods"
+
+BASELINE = {
+    "create_1": "203/s, p50 4.8 ms, p99 10.6 ms",
+    "create_16": "595/s, p50 23.8 ms, p99 79.0 ms",
+    "create_64": "725/s, p50 82.8 ms, p99 217.6 ms",
+    "get_16": "1,429/s, p50 10.0 ms, p99 31.0 ms",
+    "list": "from etcd 592 ms / from watch cache 283 ms (10,000 pods)",
+    "watch_200": "p50 7.5 ms, p99 19.7 ms",
+    "watch_1000": "p50 41.2 ms, p99 79.8 ms",
+    "rss": "kube-apiserver idle 310 MiB, after the API run 705 MiB",
+}
+
+
+def pod(name: str) -> bytes:
+    return orjson.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": "bench"}},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1.36",
+                                 "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]}})
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+@dataclass
+class Bench:
+    srv: KubeliteServer
+    ctx: ssl.SSLContext
+
+    def session(self, connections: int) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            base_url=self.srv.url, headers={"Authorization": f"Bearer {self.srv.token}"},
+            connector=aiohttp.TCPConnector(ssl=self.ctx, limit=connections),
+            timeout=aiohttp.ClientTimeout(total=None))
+
+    async def creates(self, clients: int, total: int, prefix: str) -> tuple[float, list[float]]:
+        lat: list[float] = []
+        names = iter(range(total))
+        async with self.session(clients) as http:
+            async def worker() -> None:
+                for i in names:
+                    body = pod(f"{prefix}-{i}")
+                    t = time.perf_counter()
+                    async with http.post(NS, data=body, headers={"Content-Type": "application/json"}) as r:
+                        await r.read()
+                        if r.status != 201:
+                            raise RuntimeError(f"create failed: {r.status} {await r.text()}")
+                    lat.append(time.perf_counter() - t)
+            start = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(clients)))
+            elapsed = time.perf_counter() - start
+        return total / elapsed, lat
+
+    async def gets(self, clients: int, names: list[str], total: int) -> tuple[float, list[float]]:
+        lat: list[float] = []
+        remaining = iter(range(total))
+        async with self.session(clients) as http:
+            async def worker() -> None:
+                for _ in remaining:
+                    t = time.perf_counter()
+                    async with http.get(f"{NS}/{random.choice(names)}") as r:
+                        await r.read()
+                    lat.append(time.perf_counter() - t)
+            start = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(clients)))
+            elapsed = time.perf_counter() - start
+        return total / elapsed, lat
+
+    async def list_latency(self, rv0: bool, runs: int = 3) -> tuple[float, int, int]:
+        times = []
+        size = count = 0
+        async with self.session(1) as http:
+            for _ in range(runs):
+                t = time.perf_counter()
+                async with http.get(NS + ("?resourceVersion=0" if rv0 else "")) as r:
+                    body = await r.read()
+                times.append(time.perf_counter() - t)
+                size = len(body)
+                count = len(orjson.loads(body)["items"])
+        return statistics.median(times), size, count
+
+    async def fanout(self, watchers: int, writes: int, rate: float) -> tuple[list[float], list[float]]:
+        """Latency from each create's acknowledgement (and from its sending) to each watcher
+        reading its event."""
+        ack: dict[str, float] = {}
+        sent: dict[str, float] = {}
+        received: list[tuple[str, float]] = []
+        ready = 0
+        all_ready = asyncio.Event()
+        path = "/api/v1/namespaces/bench/configmaps?watch=true&resourceVersion=0&labelSelector=fan%3D1"
+        async with self.session(watchers + 4) as http:
+            async def watcher() -> None:
+                nonlocal ready
+                async with http.get(path) as r:
+                    ready += 1
+                    if ready == watchers:
+                        all_ready.set()
+                    seen = 0
+                    async for line in r.content:
+                        now = time.perf_counter()
+                        received.append((orjson.loads(line)["object"]["metadata"]["name"], now))
+                        seen += 1
+                        if seen >= writes:
+                            return
+            tasks = [asyncio.create_task(watcher()) for _ in range(watchers)]
+            await asyncio.wait_for(all_ready.wait(), 120)
+            await asyncio.sleep(0.5)
+            for i in range(writes):
+                name = f"fan-{watchers}-{i}"
+                body = orjson.dumps({"metadata": {"name": name, "labels": {"fan": "1"}}})
+                sent[name] = time.perf_counter()
+                async with http.post("/api/v1/namespaces/bench/configmaps", data=body,
+                                     headers={"Content-Type": "application/json"}) as r:
+                    await r.read()
+                    ack[name] = time.perf_counter()
+                await asyncio.sleep(1 / rate)
+            await asyncio.wait_for(asyncio.gather(*tasks), 300)
+        # an event read before its POST returned counts as 0 ms (the write was not yet acknowledged)
+        return ([max(0.0, t - ack[name]) for name, t in received if name in ack],
+                [t - sent[name] for name, t in received if name in sent])
+
+    async def delete_configmaps(self) -> None:
+        async with self.session(1) as http:
+            async with http.delete("/api/v1/namespaces/bench/configmaps") as r:
+                await r.read()
+
+
+def ms(x: float) -> str:
+    return f"{x * 1000:.1f} ms"
+
+
+async def run(srv: KubeliteServer, quick: bool) -> None:
+    ctx = ssl.create_default_context(cafile=str(srv.ca_cert))
+    b = Bench(srv, ctx)
+    srv.request("POST", "/api/v1/namespaces", {"metadata": {"name": "bench"}})
+    proc = psutil.Process(srv.proc.pid) if srv.proc else None
+    idle_rss = proc.memory_info().rss / 2**20 if proc else 0.0
+    sizes = {1: 100, 16: 600, 64: 1300} if quick else {1: 500, 16: 3000, 64: 6500}
+    made: list[str] = []
+    for clients, total in sizes.items():
+        prefix = f"c{clients}"
+        rate, lat = await b.creates(clients, total, prefix)
+        made += [f"{prefix}-{i}" for i in range(total)]
+        print(f"  pod creates, {clients:>2} clients, {total:>5} pods: {rate:7.0f}/s  p50 {ms(pct(lat, 50))}  "
+              f"p99 {ms(pct(lat, 99))}    [k8s: {BASELINE[f'create_{clients}']}]", flush=True)
+    target = 2000 if quick else 10000
+    fill = target - len(made)
+    if fill > 0:
+        await b.creates(16, fill, "fill")
+        made += [f"fill-{i}" for i in range(fill)]
+    rate, lat = await b.gets(16, made, 2000 if quick else 10000)
+    print(f"  GET one pod, 16 clients: {rate:7.0f}/s  p50 {ms(pct(lat, 50))}  p99 {ms(pct(lat, 99))}"
+          f"    [k8s: {BASELINE['get_16']}]", flush=True)
+    t_store, size, count = await b.list_latency(False)
+    t_cache, _, count0 = await b.list_latency(True)
+    print(f"  LIST {count} pods ({size / 1e6:.1f} MB): from store {ms(t_store)}, RV=0 from cache {ms(t_cache)} "
+          f"({count0} items)    [k8s: {BASELINE['list']}]", flush=True)
+    for watchers in ((50, 200) if quick else (200, 1000)):
+        writes = 30 if quick else 100
+        lat, from_send = await b.fanout(watchers, writes, 10.0)
+        key = "watch_200" if watchers <= 200 else "watch_1000"
+        print(f"  watch fan-out, {watchers:>4} watchers x {writes} creates at 10/s: ack->event p50 {ms(pct(lat, 50))}"
+              f"  p99 {ms(pct(lat, 99))}; send->event p50 {ms(pct(from_send, 50))}  p99 {ms(pct(from_send, 99))}"
+              f" ({len(lat)} deliveries)    [k8s ({key.split('_')[1]} watchers, ack->event): {BASELINE[key]}]",
+              flush=True)
+        await b.delete_configmaps()
+    rss = proc.memory_info().rss / 2**20 if proc else 0.0
+    print(f"  apiserver RSS: idle {idle_rss:.0f} MiB, after the run {rss:.0f} MiB    [k8s: {BASELINE['rss']}]")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smaller sizes (about a minute)")
+    ap.add_argument("--datastore", choices=("sqlite", "etcd", "both"), default="both")
+    args = ap.parse_args()
+    kinds = ("sqlite", "etcd") if args.datastore == "both" else (args.datastore,)
+    for kind in kinds:
+        cluster = None
+        datastore = None
+        if kind == "etcd":
+            from kubelite.testing.etcd import EtcdCluster
+
+            cluster = EtcdCluster(size=1).start()
+            datastore = cluster.url
+        srv = KubeliteServer(datastore=datastore, extra_args=["--watch-cache-size", "200000"])
+        try:
+            srv.start()
+            print(f"kubelite apiserver, datastore {kind}{' (quick)' if args.quick else ''}:", flush=True)
+            asyncio.run(run(srv, args.quick))
+        finally:
+            srv.cleanup()
+            if cluster is not None:
+                cluster.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

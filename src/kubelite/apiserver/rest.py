@@ -1,0 +1,1154 @@
+"""The REST verbs over the store: get, list, watch, create, update, patch, delete, subresources.
+
+Request flow (docs/apiserver.md): route -> decode (JSON, YAML, protobuf) -> check kind and
+namespace against the URL -> default -> validate -> admission (namespace lifecycle, Service
+allocation) -> store write with compare-and-swap on the resourceVersion -> encode the answer.
+
+Writes that start from the current object (PATCH, status/scale/finalize, DELETE with
+finalizers) run in a read-modify-write loop that retries when another writer got in between,
+unless the client sent its own resourceVersion precondition: then the conflict is theirs (409).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import yaml
+from aiohttp import web
+from multidict import CIMultiDict
+
+from kubelite.api.resources import NAMESPACES, PODS, SERVICES, Resource, lookup
+from kubelite.apiserver import adapters, errors, objects
+from kubelite.apiserver import protobuf as pb
+from kubelite.apiserver.allocator import AllocationError, ServiceAllocator
+from kubelite.apiserver.errors import ApiError
+from kubelite.apiserver.watchcache import WatchCache, Watcher, decode
+from kubelite.storage import (
+    CompactedError,
+    ConflictError,
+    KeyExistsError,
+    KeyNotFoundError,
+    KeyValue,
+    Store,
+    ValueTooLargeError,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 3 * 1024 * 1024
+JSON = "application/json"
+PATCH_TYPES = ("application/merge-patch+json", "application/json-patch+json",
+               "application/strategic-merge-patch+json", "application/apply-patch+yaml")
+PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
+#: Kinds whose status is reset on create (their status is written by controllers, not users).
+_RESET_STATUS_ON_CREATE = {"Pod", "Service", "Deployment", "ReplicaSet", "DaemonSet", "Job",
+                           "ReplicationController", "Namespace"}
+_MAX_RETRIES = 20
+
+
+@dataclass
+class Target:
+    """What a URL names."""
+
+    res: Resource
+    namespace: str | None
+    name: str | None
+    sub: str | None
+
+
+@dataclass
+class Options:
+    """Per-request write options from the query string."""
+
+    dry_run: bool = False
+    field_manager: str = ""
+    field_validation: str = "Strict"
+    force: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def write_options(q: Any, default_manager: str) -> Options:
+    dry = q.getall("dryRun", [])
+    for d in dry:
+        if d != "All":
+            raise errors.bad_request(f'unsupported dryRun value "{d}"; the only supported value is "All"')
+    fv = q.get("fieldValidation", "") or "Strict"
+    if fv not in ("Strict", "Warn", "Ignore"):
+        raise errors.bad_request(f'fieldValidation must be one of "Strict", "Warn", "Ignore"; got "{fv}"')
+    force = q.get("force", "false")
+    return Options(dry_run=bool(dry), field_manager=q.get("fieldManager", "") or default_manager,
+                   field_validation=fv, force=force in ("true", "1"))
+
+
+def parse_path(path: str) -> Target | None:
+    """/api/v1/namespaces/ns/pods/x/status -> Target; None when the path names no resource."""
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 2 and parts[0] == "api":
+        group, version, rest = "", parts[1], parts[2:]
+    elif len(parts) >= 3 and parts[0] == "apis":
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return None
+    if rest and rest[0] == "watch":  # legacy /api/v1/watch/... paths
+        rest = rest[1:]
+    if not rest:
+        return None
+    ns: str | None = None
+    if rest[0] == "namespaces" and len(rest) >= 3 and not (len(rest) == 3 and rest[2] in ("status", "finalize")):
+        ns, rest = rest[1], rest[2:]
+    res = lookup(group, version, rest[0])
+    if res is None or len(rest) > 3:
+        return None
+    if ns is not None and not res.namespaced:
+        return None
+    name = rest[1] if len(rest) >= 2 else None
+    sub = rest[2] if len(rest) == 3 else None
+    if sub is not None and res.subresource(sub) is None:
+        return None
+    return Target(res, ns, name, sub)
+
+
+def dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj)
+
+
+def json_response(obj: Any, status: int = 200, headers: Any = None) -> web.Response:
+    return web.Response(body=orjson.dumps(obj), status=status, content_type=JSON, headers=headers)
+
+
+def encode_value(obj: dict[str, Any]) -> bytes:
+    """The stored form: everything but the resourceVersion (the store's revision is that).
+
+    apiVersion, kind and metadata come first, so that `with_rv` can splice the
+    resourceVersion into stored bytes without decoding them (fast LIST).
+    """
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "resourceVersion"}
+    out: dict[str, Any] = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": meta}
+    for k, v in obj.items():
+        if k not in out:
+            out[k] = v
+    return orjson.dumps(out)
+
+
+_META = b'"metadata":{'
+
+
+def with_rv(value: bytes, revision: int) -> bytes | None:
+    """Stored bytes with metadata.resourceVersion spliced in; None if the layout is unexpected."""
+    i = value.find(_META)
+    j = i + len(_META)
+    if i < 0 or value.find(b"{", 1) != j - 1:
+        return None
+    rv = b'"resourceVersion":"%d"' % revision
+    return value[:j] + rv + (b"" if value[j:j + 1] == b"}" else b",") + value[j:]
+
+
+def set_rv(obj: dict[str, Any], rev: int) -> dict[str, Any]:
+    obj.setdefault("metadata", {})["resourceVersion"] = str(rev)
+    return obj
+
+
+def warning_headers(opts: Options) -> CIMultiDict[str] | None:
+    """One `Warning: 299 - "..."` header per warning, quoted as Go's strconv.Quote does."""
+    if not opts.warnings:
+        return None
+    out: CIMultiDict[str] = CIMultiDict()
+    for w in opts.warnings:
+        out.add("Warning", "299 - " + orjson.dumps(w).decode())
+    return out
+
+
+def wants_table(accept: str) -> bool:
+    return "as=Table" in accept
+
+
+def _continue_token(rev: int, key: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"v": "kubelite1", "rv": rev, "start": key})).decode()
+
+
+def _parse_continue(token: str) -> tuple[int, str]:
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(token.encode()))
+        return int(data["rv"]), str(data["start"])
+    except Exception as e:  # noqa: BLE001 - any garbage token is a client error
+        raise errors.bad_request(f"continue key is not valid: {token}") from e
+
+
+def _int_param(q: Any, name: str) -> int | None:
+    v = q.get(name)
+    if v is None or v == "":
+        return None
+    try:
+        return int(v)
+    except ValueError as e:
+        raise errors.bad_request(f"invalid value for {name}: {v!r}") from e
+
+
+class Rest:
+    """All resource handlers; one instance per server."""
+
+    def __init__(self, store: Store, caches: dict[str, WatchCache], allocator: ServiceAllocator,
+                 bookmark_interval: float = 5.0, on_watch: Callable[[int], None] | None = None,
+                 proxy: Callable[[web.Request, Target, dict[str, Any]], Awaitable[web.StreamResponse]] | None = None,
+                 ) -> None:
+        self.store = store
+        self.caches = caches
+        self.allocator = allocator
+        self.bookmark_interval = bookmark_interval
+        self.on_watch = on_watch or (lambda delta: None)
+        self.proxy = proxy
+
+    # ----------------------------------------------------------------- plumbing
+    def cache_for(self, res: Resource) -> WatchCache | None:
+        return self.caches.get(objects.storage_resource(res).storage_prefix())
+
+    def key(self, res: Resource, ns: str | None, name: str) -> str:
+        return objects.storage_resource(res).storage_key(ns, name)
+
+    async def read_body(self, request: web.Request) -> bytes:
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            raise errors.too_large(MAX_BODY)
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge as e:
+            raise errors.too_large(MAX_BODY) from e
+
+    def decode_body(self, body: bytes, content_type: str, allowed: tuple[str, ...] | None = None) -> Any:
+        ct = content_type.split(";")[0].strip().lower()
+        if allowed is not None and ct not in allowed:
+            raise errors.unsupported_media_type(ct)
+        if not body:
+            raise errors.bad_request("the request body is empty")
+        try:
+            if ct in ("application/json", "application/merge-patch+json", "application/json-patch+json",
+                      "application/strategic-merge-patch+json"):
+                return orjson.loads(body)
+            if ct in ("application/yaml", "application/apply-patch+yaml", "text/yaml", "application/x-yaml"):
+                return yaml.safe_load(body)
+            if ct == "application/vnd.kubernetes.protobuf":
+                return pb.decode(body)
+        except orjson.JSONDecodeError as e:
+            raise errors.bad_request(f"error decoding JSON: {e}") from e
+        except yaml.YAMLError as e:
+            raise errors.bad_request(f"error decoding YAML: {str(e).splitlines()[0] if str(e) else e}") from e
+        except ValueError as e:
+            raise errors.bad_request(str(e)) from e
+        raise errors.unsupported_media_type(ct)
+
+    def decode_object(self, body: bytes, content_type: str) -> dict[str, Any]:
+        # Like kube-apiserver, a request without Content-Type is read as JSON.
+        content_type = content_type or JSON
+        obj = self.decode_body(body, content_type, ("application/json", "application/yaml", "text/yaml",
+                                                    "application/x-yaml", "application/vnd.kubernetes.protobuf"))
+        if not isinstance(obj, dict):
+            raise errors.bad_request("the body of the request is not a JSON/YAML object")
+        return obj
+
+    async def get_kv(self, res: Resource, ns: str | None, name: str) -> KeyValue:
+        kv = await self.store.get(self.key(res, ns, name))
+        if kv is None:
+            raise errors.not_found(res, name)
+        return kv
+
+    async def get_object(self, res: Resource, ns: str | None, name: str) -> dict[str, Any]:
+        kv = await self.get_kv(res, ns, name)
+        return objects.to_external(res, decode(kv.value, kv.mod_revision))
+
+    async def namespace_state(self, ns: str) -> dict[str, Any] | None:
+        key = NAMESPACES.storage_key(None, ns)
+        cache = self.caches.get(NAMESPACES.storage_prefix())
+        if cache is not None and key in cache.objects:
+            return cache.objects[key]
+        kv = await self.store.get(key)
+        return decode(kv.value, kv.mod_revision) if kv else None
+
+    def check_type(self, res: Resource, obj: dict[str, Any], sub: str | None = None) -> None:
+        """The body's apiVersion/kind must be the URL's (empty means "the URL's")."""
+        want_av, want_kind = res.api_version, res.kind
+        if sub:
+            s = res.subresource(sub)
+            if s is not None and sub != "status":
+                want_av = f"{s.group}/{s.version}" if s.group else s.version
+                want_kind = s.kind
+        av, kind = obj.get("apiVersion"), obj.get("kind")
+        if av and av != want_av:
+            raise errors.bad_request(f"the API version in the data ({av}) does not match the expected API "
+                                     f"version ({want_av})")
+        if kind and kind != want_kind:
+            raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind ({want_kind})")
+        obj["apiVersion"], obj["kind"] = want_av, want_kind
+        if not isinstance(obj.get("metadata", {}), dict):
+            raise errors.bad_request("metadata must be an object")
+
+    def check_unknown(self, res: Resource, obj: dict[str, Any], opts: Options) -> None:
+        if opts.field_validation == "Ignore":
+            return
+        try:
+            unknown = adapters.unknown_fields(res.api_version, res.kind, obj)
+        except Exception:  # noqa: BLE001 - schema gaps must not block writes
+            log.exception("unknown_fields failed for %s", res.kind)
+            return
+        if not unknown:
+            return
+        if opts.field_validation == "Strict":
+            msg = ", ".join(f'unknown field "{f}"' for f in unknown)
+            raise errors.bad_request(f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: '
+                                     f"strict decoding error: {msg}")
+        opts.warnings.extend(f'unknown field "{f}"' for f in unknown)
+
+    # ----------------------------------------------------------------- reads
+    async def get(self, request: web.Request, t: Target) -> web.StreamResponse:
+        assert t.name is not None
+        obj = await self.get_object(t.res, t.namespace, t.name)
+        if t.sub == "scale":
+            return json_response(self.scale_of(t.res, obj))
+        if wants_table(request.headers.get("Accept", "")):
+            tbl = objects.table(t.res, [obj], obj["metadata"].get("resourceVersion", ""), "",
+                                request.query.get("includeObject", "Metadata"))
+            return json_response(tbl)
+        return json_response(obj)
+
+    def selectors(self, res: Resource, q: Any) -> tuple[Any, Any]:
+        label_match = field_match = None
+        ls = q.get("labelSelector", "")
+        fs = q.get("fieldSelector", "")
+        try:
+            if ls:
+                label_match = adapters.parse_label_selector(ls).matches
+            if fs:
+                matcher, names = adapters.parse_field_selector(fs)
+                supported = adapters.supported_fields(res.api_version, res.kind)
+                for n in names:
+                    if n not in supported:
+                        raise errors.bad_request(f'field label not supported: {n}')
+                field_match = matcher.matches
+        except adapters.SelectorError as e:
+            raise errors.bad_request(f"unable to parse requirement: {e}") from e
+        return label_match, field_match
+
+    def fields_fn(self, res: Resource) -> Callable[[dict[str, Any]], dict[str, str]]:
+        if res.group == "events.k8s.io":
+            return lambda o: adapters.selectable_fields(res.api_version, res.kind, objects.to_external(res, o))
+        return lambda o: adapters.selectable_fields(res.api_version, res.kind, o)
+
+    def _filter(self, res: Resource, objs: list[dict[str, Any]], label_match: Any,
+                field_match: Any) -> list[dict[str, Any]]:
+        if label_match is None and field_match is None:
+            return objs
+        fields_of = self.fields_fn(res)
+        out = []
+        for o in objs:
+            if label_match is not None and not label_match((o.get("metadata") or {}).get("labels") or {}):
+                continue
+            if field_match is not None and not field_match(fields_of(o)):
+                continue
+            out.append(o)
+        return out
+
+    async def list_or_watch(self, request: web.Request, t: Target) -> web.StreamResponse:
+        q = request.query
+        if q.get("watch") in ("true", "1") or "/watch/" in request.path:
+            return await self.watch(request, t)
+        label_match, field_match = self.selectors(t.res, q)
+        limit = _int_param(q, "limit") or 0
+        rv_param = q.get("resourceVersion", "")
+        cont = q.get("continue", "")
+        prefix = objects.storage_resource(t.res).storage_prefix(t.namespace)
+        cache = self.cache_for(t.res)
+        next_token = ""
+        table = wants_table(request.headers.get("Accept", ""))
+        plain = not table and label_match is None and field_match is None and t.res.group != "events.k8s.io"
+        raw: list[bytes] | None = None
+        if rv_param == "0" and not cont and cache is not None:
+            revision = cache.revision
+            if plain:
+                raw = cache.snapshot_bytes(t.namespace)
+                objs: list[dict[str, Any]] = []
+            else:
+                objs = self._filter(t.res, cache.snapshot(t.namespace), label_match, field_match)
+        else:
+            revision, raw, objs, next_token = await self._list_store(t, prefix, limit, rv_param, cont, label_match,
+                                                                     field_match, plain)
+        if t.res.group == "events.k8s.io":
+            objs = [objects.to_external(t.res, o) for o in objs]
+        rv = str(revision)
+        if table:
+            return json_response(objects.table(t.res, objs, rv, next_token, q.get("includeObject", "Metadata")))
+        meta: dict[str, Any] = {"resourceVersion": rv}
+        if next_token:
+            meta["continue"] = next_token
+        items = b"[" + b",".join(raw) + b"]" if raw is not None else orjson.dumps(objs)
+        body = b"".join((b'{"kind":', orjson.dumps(t.res.list_kind), b',"apiVersion":', orjson.dumps(t.res.api_version),
+                         b',"metadata":', orjson.dumps(meta), b',"items":', items, b"}"))
+        return web.Response(body=body, content_type=JSON)
+
+    async def _list_store(self, t: Target, prefix: str, limit: int, rv_param: str, cont: str, label_match: Any,
+                          field_match: Any, plain: bool,
+                          ) -> tuple[int, list[bytes] | None, list[dict[str, Any]], str]:
+        """Page through the store at one revision, keeping up to `limit` matching objects."""
+        revision = 0
+        start_after: str | None = None
+        if cont:
+            revision, start_after = _parse_continue(cont)
+        elif rv_param:
+            try:
+                revision = int(rv_param)
+            except ValueError as e:
+                raise errors.bad_request(f"invalid resourceVersion {rv_param!r}") from e
+        selecting = label_match is not None or field_match is not None
+        picked: list[tuple[KeyValue, dict[str, Any] | None]] = []
+        next_token = ""
+        while True:
+            want = 0 if not limit else max(limit - len(picked), 1) if not selecting else max(limit, 100)
+            try:
+                result = await self.store.list(prefix, limit=want, start_after=start_after, revision=revision)
+            except CompactedError as e:
+                if cont:
+                    raise errors.expired("The provided continue parameter is too old to display a consistent "
+                                         "list result. You can start a new list without the continue "
+                                         "parameter.") from e
+                raise errors.expired(f"too old resource version: {revision} ({e.compact_revision})") from e
+            revision = result.revision
+            batch: list[tuple[KeyValue, dict[str, Any] | None]]
+            if selecting:
+                decoded = [(kv, decode(kv.value, kv.mod_revision)) for kv in result.items]
+                keep = {id(o) for o in self._filter(t.res, [o for _, o in decoded], label_match, field_match)}
+                batch = [(kv, o) for kv, o in decoded if id(o) in keep]
+            else:
+                batch = [(kv, None) for kv in result.items]
+            if limit and len(picked) + len(batch) > limit:
+                picked.extend(batch[:limit - len(picked)])
+                next_token = _continue_token(revision, picked[-1][0].key)
+                break
+            picked.extend(batch)
+            if result.more_after is None:
+                break
+            start_after = result.more_after
+            if limit and len(picked) >= limit:
+                next_token = _continue_token(revision, result.more_after)
+                break
+        if plain:
+            raw = []
+            for kv, _ in picked:
+                spliced = with_rv(kv.value, kv.mod_revision)
+                raw.append(spliced if spliced is not None else orjson.dumps(decode(kv.value, kv.mod_revision)))
+            return revision, raw, [], next_token
+        return revision, None, [o if o is not None else decode(kv.value, kv.mod_revision) for kv, o in picked], \
+            next_token
+
+    def _key_of(self, res: Resource, obj: dict[str, Any]) -> str:
+        meta = obj.get("metadata") or {}
+        return self.key(res, meta.get("namespace"), meta.get("name", ""))
+
+    # ----------------------------------------------------------------- watch
+    def _encoder(self, res: Resource, fmt: str, include: str) -> Callable[[str, dict[str, Any]], bytes]:
+        if fmt == "table":
+            cols = adapters.table_columns(res.api_version, res.kind)
+
+            def enc_table(type_: str, obj: dict[str, Any]) -> bytes:
+                o = objects.to_external(res, obj)
+                tbl = {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
+                       "metadata": {"resourceVersion": (o.get("metadata") or {}).get("resourceVersion", "")},
+                       "columnDefinitions": cols,
+                       "rows": [objects.table_row(res, o, dt.datetime.now(dt.UTC), include)]}
+                return b'{"type":"' + type_.encode() + b'","object":' + orjson.dumps(tbl) + b"}\n"
+            return enc_table
+
+        def enc_json(type_: str, obj: dict[str, Any]) -> bytes:
+            o = objects.to_external(res, obj)
+            return b'{"type":"' + type_.encode() + b'","object":' + orjson.dumps(o) + b"}\n"
+        return enc_json
+
+    async def watch(self, request: web.Request, t: Target) -> web.StreamResponse:
+        q = request.query
+        cache = self.cache_for(t.res)
+        if cache is None:
+            raise errors.method_not_allowed()
+        label_match, field_match = self.selectors(t.res, q)
+        if t.name:  # /watch/namespaces/ns/pods/x
+            name = t.name
+            prev_field = field_match
+
+            def by_name(f: dict[str, str]) -> bool:
+                return f.get("metadata.name") == name and (prev_field is None or bool(prev_field(f)))
+            field_match = by_name
+        timeout = _int_param(q, "timeoutSeconds")
+        bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
+        rv_param = q.get("resourceVersion", "")
+        fmt = "table" if wants_table(request.headers.get("Accept", "")) else "json"
+        include = q.get("includeObject", "Metadata")
+        after = 0
+        if rv_param not in ("", "0"):
+            try:
+                after = int(rv_param)
+            except ValueError as e:
+                raise errors.bad_request(f"invalid resourceVersion {rv_param!r}") from e
+        watcher = Watcher(namespace=t.namespace, label_match=label_match, field_match=field_match,
+                          fields_of=self.fields_fn(t.res), encode=self._encoder(t.res, fmt, include),
+                          format_key=(t.res.api_version, fmt, include), after=after, bookmarks=bookmarks)
+        resp = web.StreamResponse(status=200, headers={"Content-Type": JSON, "Cache-Control": "no-cache"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        try:
+            cache.add_watcher(watcher, initial=rv_param in ("", "0"))
+        except CompactedError as e:
+            status = errors.expired(f"too old resource version: {after} ({e.compact_revision})").status()
+            await resp.write(b'{"type":"ERROR","object":' + orjson.dumps(status) + b"}\n")
+            return resp
+        self.on_watch(1)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (timeout if timeout and timeout > 0 else 1800)
+        bookmark_obj: dict[str, Any] = {"kind": t.res.kind, "apiVersion": t.res.api_version, "metadata": {"resourceVersion": ""}}
+        try:
+            async with asyncio.timeout_at(deadline):
+                while True:
+                    await watcher.wait()
+                    chunks = watcher.take()
+                    if chunks:
+                        watcher.bookmark_due = False
+                        await resp.write(b"".join(chunks))
+                    elif watcher.bookmark_due:
+                        watcher.bookmark_due = False
+                        bookmark_obj["metadata"]["resourceVersion"] = str(max(cache.revision, watcher.after))
+                        await resp.write(b'{"type":"BOOKMARK","object":' + orjson.dumps(bookmark_obj) + b"}\n")
+                    if watcher.closed and not watcher.pending:
+                        break
+        except TimeoutError:
+            pass  # timeoutSeconds (or the server's own limit) reached: end the stream cleanly
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            cache.remove_watcher(watcher)
+            self.on_watch(-1)
+        return resp
+
+    # ----------------------------------------------------------------- create
+    async def create(self, request: web.Request, t: Target) -> web.StreamResponse:
+        body = await self.read_body(request)
+        obj = self.decode_object(body, request.headers.get("Content-Type", ""))
+        opts = write_options(request.query, "")
+        if t.sub is not None or t.name is not None:
+            raise errors.method_not_allowed()
+        created = await self.create_object(t.res, t.namespace, obj, opts)
+        headers = warning_headers(opts)
+        return json_response(created, 201, headers)
+
+    async def create_object(self, res: Resource, ns: str | None, obj: dict[str, Any], opts: Options,
+                            check_type: bool = True) -> dict[str, Any]:
+        if check_type:
+            self.check_type(res, obj)
+        meta = obj.setdefault("metadata", {})
+        if meta is None:
+            meta = obj["metadata"] = {}
+        if res.namespaced:
+            body_ns = meta.get("namespace")
+            if ns is None:
+                ns = body_ns or "default"
+            if body_ns and body_ns != ns:
+                raise errors.bad_request("the namespace of the provided object does not match the namespace "
+                                         "sent on the request")
+            meta["namespace"] = ns
+        else:
+            meta.pop("namespace", None)
+            ns = None
+        name = meta.get("name") or ""
+        gen_name = meta.get("generateName") or ""
+        if not name and not gen_name:
+            raise errors.invalid(res, "", [{"reason": "FieldValueRequired", "message": "name or generateName is "
+                                            "required", "field": "metadata.name"}])
+        self.check_unknown(res, obj, opts)
+        obj = objects.to_internal(res, obj)
+        meta = obj["metadata"]
+        if res.namespaced and ns is not None:
+            nsobj = await self.namespace_state(ns)
+            if nsobj is None:
+                raise errors.namespace_not_found(ns)
+            if (nsobj.get("metadata") or {}).get("deletionTimestamp") or \
+                    (nsobj.get("status") or {}).get("phase") == "Terminating":
+                raise errors.forbidden(res, name or gen_name, f"unable to create new content in namespace {ns} "
+                                       "because it is being terminated")
+        for f in ("uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
+            meta.pop(f, None)
+        meta["creationTimestamp"] = objects.now_iso()
+        if "spec" in obj or res.kind in ("Deployment", "ReplicaSet", "DaemonSet", "Job", "Pod"):
+            meta["generation"] = 1
+        if res.kind in _RESET_STATUS_ON_CREATE:
+            obj.pop("status", None)
+        if res.kind == "Namespace":
+            obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+            obj["status"] = {"phase": "Active"}
+        elif res.kind == "Pod":
+            obj["status"] = {"phase": "Pending"}
+        try:
+            adapters.apply_defaults(res.api_version, res.kind, obj)
+        except Exception:  # noqa: BLE001
+            log.exception("defaulting %s failed", res.kind)
+        for attempt in range(8):
+            if gen_name and not name:
+                meta["name"] = gen_name + objects.new_uid().replace("-", "")[:5]
+            final_name = meta["name"]
+            causes = self._validate_create(res, obj)
+            if causes:
+                raise errors.invalid(res, final_name, causes)
+            meta["uid"] = objects.new_uid()
+            if opts.field_manager:
+                try:
+                    adapters.record_update_manager(None, obj, opts.field_manager, res.api_version)
+                except adapters.PatchError:
+                    log.exception("recording managedFields failed")
+            key = self.key(res, ns, final_name)
+            allocated = False
+            if res is SERVICES:
+                try:
+                    self.allocator.allocate(obj)
+                    allocated = True
+                except AllocationError as e:
+                    raise errors.invalid(res, final_name, [{"reason": "FieldValueInvalid", "message": str(e),
+                                                            "field": str(e).split(":")[0]}]) from e
+            if opts.dry_run:
+                if allocated:
+                    self.allocator.release(obj)
+                return objects.to_external(res, obj)
+            try:
+                rev = await self.store.create(key, encode_value(obj))
+            except KeyExistsError as e:
+                if allocated:
+                    self.allocator.release(obj)
+                if gen_name and not name and attempt < 7:
+                    continue
+                raise errors.already_exists(res, final_name) from e
+            except ValueTooLargeError as e:
+                if allocated:
+                    self.allocator.release(obj)
+                raise errors.too_large(e.size) from e
+            except BaseException:
+                if allocated:
+                    self.allocator.release(obj)
+                raise
+            return objects.to_external(res, set_rv(obj, rev))
+        raise errors.already_exists(res, meta.get("name", ""))  # pragma: no cover
+
+    def _validate_create(self, res: Resource, obj: dict[str, Any]) -> list[dict[str, str]]:
+        name = obj["metadata"].get("name", "")
+        causes: list[dict[str, str]] = []
+        problem = objects.name_problem(res.kind, name)
+        if problem:
+            causes.append({"reason": "FieldValueInvalid", "message": f'Invalid value: "{name}": {problem}',
+                           "field": "metadata.name"})
+        ext = objects.to_external(res, obj)
+        try:
+            more = adapters.validate_create(res.api_version, res.kind, ext)
+        except Exception:  # noqa: BLE001
+            log.exception("validate_create %s failed", res.kind)
+            more = []
+        causes.extend(c for c in more if not (problem and c.get("field") == "metadata.name"))
+        return causes
+
+    # ----------------------------------------------------------------- update machinery
+    def finish_update(self, res: Resource, sub: str | None, old: dict[str, Any], new: dict[str, Any],
+                      opts: Options) -> dict[str, Any]:
+        """Apply the server's rules to a proposed new object: immutable metadata, status
+        subresource split, generation, defaults, validation (422)."""
+        old_meta = old.get("metadata") or {}
+        if not isinstance(new.get("metadata"), dict):
+            new["metadata"] = {}
+        new["apiVersion"], new["kind"] = old.get("apiVersion", res.api_version), old.get("kind", res.kind)
+        if sub == "status":
+            status = new.get("status")
+            new = orjson.loads(orjson.dumps(old))
+            if status is None:
+                new.pop("status", None)
+            else:
+                new["status"] = status
+        elif sub == "finalize":
+            finalizers = (new.get("spec") or {}).get("finalizers") or []
+            new = orjson.loads(orjson.dumps(old))
+            new.setdefault("spec", {})["finalizers"] = finalizers
+        elif res.subresource("status") is not None:
+            if "status" in old:
+                new["status"] = old["status"]
+            else:
+                new.pop("status", None)
+        meta = new["metadata"]
+        for f in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
+                  "deletionGracePeriodSeconds", "generation", "generateName"):
+            if f in old_meta:
+                meta[f] = old_meta[f]
+            else:
+                meta.pop(f, None)
+        if "generation" in old_meta and sub != "status":
+            def body(o: dict[str, Any]) -> dict[str, Any]:
+                return {k: v for k, v in o.items() if k not in ("metadata", "status", "kind", "apiVersion")}
+            if body(old) != body(new):
+                meta["generation"] = old_meta["generation"] + 1
+        if old_meta.get("deletionTimestamp"):
+            added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
+            if added:
+                raise errors.forbidden(res, old_meta.get("name", ""), "no new finalizers can be added if the "
+                                       "object is being deleted, found new finalizers " + str(sorted(added)))
+        if sub != "finalize":  # (defaulting would put the "kubernetes" finalizer right back)
+            try:
+                adapters.apply_defaults(res.api_version, res.kind, new)
+            except Exception:  # noqa: BLE001
+                log.exception("defaulting %s failed", res.kind)
+        if sub != "status":
+            self.check_unknown(res, objects.to_external(res, new), opts)
+        try:
+            causes = adapters.validate_update(res.api_version, res.kind, objects.to_external(res, new),
+                                              objects.to_external(res, old))
+        except Exception:  # noqa: BLE001
+            log.exception("validate_update %s failed", res.kind)
+            causes = []
+        if causes:
+            raise errors.invalid(res, old_meta.get("name", ""), causes)
+        if opts.field_manager:
+            try:
+                adapters.record_update_manager(old, new, opts.field_manager, res.api_version)
+            except adapters.PatchError:
+                log.exception("recording managedFields failed")
+        return new
+
+    async def modify(self, res: Resource, ns: str | None, name: str, sub: str | None, opts: Options,
+                     mutate: Callable[[dict[str, Any]], dict[str, Any]], precondition_rv: int | None = None,
+                     ) -> dict[str, Any]:
+        """Read-modify-write with CAS; `mutate` gets a private copy of the current (external)
+        object and returns the proposed new one."""
+        key = self.key(res, ns, name)
+        for _ in range(_MAX_RETRIES):
+            kv = await self.store.get(key)
+            if kv is None:
+                raise errors.not_found(res, name)
+            if precondition_rv is not None and precondition_rv != kv.mod_revision:
+                raise errors.conflict(res, name)
+            old = decode(kv.value, kv.mod_revision)
+            proposed = mutate(objects.to_external(res, decode(kv.value, kv.mod_revision)))
+            new_rv = (proposed.get("metadata") or {}).get("resourceVersion") if isinstance(proposed, dict) else None
+            if new_rv and precondition_rv is None and str(new_rv) != str(kv.mod_revision):
+                raise errors.conflict(res, name)
+            new = self.finish_update(res, sub, old, objects.to_internal(res, proposed), opts)
+            result = await self.write_update(res, key, old, new, kv.mod_revision, opts)
+            if result is not None:
+                return objects.to_external(res, result)
+            if precondition_rv is not None:
+                raise errors.conflict(res, name)
+        raise errors.conflict(res, name, "too many concurrent writers; try again")
+
+    async def write_update(self, res: Resource, key: str, old: dict[str, Any], new: dict[str, Any],
+                           expected: int, opts: Options) -> dict[str, Any] | None:
+        """CAS write; None when the revision moved (caller retries or reports 409)."""
+        meta = new["metadata"]
+        if res is SERVICES:
+            try:
+                self.allocator.allocate(new, old)
+            except AllocationError as e:
+                raise errors.invalid(res, meta.get("name", ""), [{"reason": "FieldValueInvalid",
+                                                                   "message": str(e), "field": "spec"}]) from e
+        if opts.dry_run:
+            if res is SERVICES:
+                self.allocator.release(new)
+                self.allocator.load([old])
+            return set_rv(new, expected)
+        finished = (meta.get("deletionTimestamp") and not meta.get("finalizers")
+                    and not meta.get("deletionGracePeriodSeconds")
+                    and not (res is NAMESPACES and (new.get("spec") or {}).get("finalizers")))
+        try:
+            if finished:
+                deleted = await self.store.delete(key, expected)
+                if res is SERVICES:
+                    self.allocator.release(old)
+                    self.allocator.release(new)
+                return set_rv(new, deleted.mod_revision)
+            if new == old:
+                return set_rv(new, expected)
+            rev = await self.store.update(key, encode_value(new), expected)
+        except ConflictError:
+            if res is SERVICES:
+                self.allocator.release(new)
+                self.allocator.load([old])
+            return None
+        except KeyNotFoundError as e:
+            raise errors.not_found(res, meta.get("name", "")) from e
+        except ValueTooLargeError as e:
+            raise errors.too_large(e.size) from e
+        if res is SERVICES:
+            self.allocator.release(old)
+            self.allocator.load([new])
+        return set_rv(new, rev)
+
+    # ----------------------------------------------------------------- PUT
+    async def update(self, request: web.Request, t: Target) -> web.StreamResponse:
+        assert t.name is not None
+        body = await self.read_body(request)
+        obj = self.decode_object(body, request.headers.get("Content-Type", ""))
+        opts = write_options(request.query, "")
+        if t.sub == "scale":
+            return json_response(await self.update_scale(t, obj, opts))
+        self.check_type(t.res, obj, t.sub)
+        meta = obj.get("metadata") or {}
+        if meta.get("name") and meta["name"] != t.name:
+            raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name on the "
+                                     f"URL ({t.name})")
+        if t.res.namespaced and meta.get("namespace") and meta["namespace"] != t.namespace:
+            raise errors.bad_request("the namespace of the provided object does not match the namespace sent "
+                                     "on the request")
+        rv = meta.get("resourceVersion")
+        precondition = None
+        if rv:
+            try:
+                precondition = int(rv)
+            except ValueError as e:
+                raise errors.bad_request(f"invalid resourceVersion {rv!r}") from e
+        if t.sub == "finalize" and t.res is not NAMESPACES:
+            raise errors.method_not_allowed()
+        result = await self.modify(t.res, t.namespace, t.name, t.sub, opts, lambda cur: obj, precondition)
+        headers = warning_headers(opts)
+        return json_response(result, 200, headers)
+
+    # ----------------------------------------------------------------- PATCH
+    async def patch(self, request: web.Request, t: Target) -> web.StreamResponse:
+        assert t.name is not None
+        ct = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if ct not in PATCH_TYPES:
+            raise errors.unsupported_media_type(ct)
+        body = await self.read_body(request)
+        patch = self.decode_body(body, ct)
+        q = request.query
+        is_apply = ct == "application/apply-patch+yaml"
+        opts = write_options(q, "")
+        if is_apply and not opts.field_manager:
+            raise errors.bad_request("PATCH requests with apply content type require fieldManager to be set "
+                                     "(e.g. ?fieldManager=kubectl)")
+        if ct == "application/json-patch+json":
+            if not isinstance(patch, list):
+                raise errors.bad_request("json-patch body must be a JSON array of operations")
+        elif not isinstance(patch, dict):
+            raise errors.bad_request("patch body must be a JSON object")
+        res = t.res
+        target_kind = res.kind
+        target_av = res.api_version
+        if t.sub == "scale":
+            target_kind, target_av = "Scale", "autoscaling/v1"
+
+        def apply_patch(cur: dict[str, Any]) -> dict[str, Any]:
+            try:
+                if ct == "application/merge-patch+json":
+                    out = adapters.merge_patch(cur, patch)
+                elif ct == "application/json-patch+json":
+                    out = adapters.json_patch(cur, patch)
+                elif ct == "application/strategic-merge-patch+json":
+                    out = adapters.strategic_merge_patch(cur, patch, target_av, target_kind)
+                else:
+                    self.check_type(res, patch, t.sub)
+                    self.check_unknown(res, patch, opts)
+                    out = adapters.server_side_apply(cur, patch, opts.field_manager, opts.force,
+                                                     target_av, target_kind)
+            except adapters.ApplyConflict as e:
+                raise self.apply_conflict(res, t.name or "", e.conflicts, e.api_versions, target_av) from e
+            except adapters.PatchTestFailed as e:
+                raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our "
+                                               f"request: {e}") from e
+            except adapters.PatchError as e:
+                raise errors.bad_request(f"the server rejected our request due to an error in our "
+                                         f"request: {e}") from e
+            if not isinstance(out, dict):
+                raise errors.bad_request("the patch did not produce an object")
+            out_meta = out.get("metadata") or {}
+            if out_meta.get("name") not in (None, t.name):
+                raise errors.bad_request("the name of the object cannot be changed by a patch")
+            return out
+
+        if t.sub == "scale":
+            def mutate_scale(cur: dict[str, Any]) -> dict[str, Any]:
+                scale = apply_patch(self.scale_of(res, cur))
+                return self._apply_scale(res, cur, scale)
+            obj = await self.modify(res, t.namespace, t.name, None, opts, mutate_scale)
+            return json_response(self.scale_of(res, obj))
+
+        apply_opts = Options(opts.dry_run, "" if is_apply else opts.field_manager, opts.field_validation,
+                             opts.force, opts.warnings)
+        if ct == "application/merge-patch+json" or ct == "application/strategic-merge-patch+json":
+            self.check_unknown(res, {"apiVersion": res.api_version, "kind": res.kind, **patch}, opts)
+        try:
+            result = await self.modify(res, t.namespace, t.name, t.sub, apply_opts, apply_patch)
+            status = 200
+        except ApiError as e:
+            if not (is_apply and e.code == 404 and t.sub is None):
+                raise
+            try:
+                created = adapters.server_side_apply(None, patch, opts.field_manager, opts.force, res.api_version,
+                                                     res.kind)
+            except adapters.PatchError as pe:
+                raise errors.bad_request(f"the server rejected our request due to an error in our request: "
+                                         f"{pe}") from pe
+            if not isinstance(created, dict):
+                raise errors.bad_request("apply did not produce an object") from e
+            created.setdefault("metadata", {})["name"] = t.name
+            if t.namespace:
+                created["metadata"]["namespace"] = t.namespace
+            result = await self.create_object(res, t.namespace, created, Options(
+                opts.dry_run, "", opts.field_validation, opts.force, opts.warnings))
+            status = 201
+        headers = warning_headers(opts)
+        return json_response(result, status, headers)
+
+    def apply_conflict(self, res: Resource, name: str, conflicts: list[tuple[str, str]],
+                       versions: dict[str, str], av: str) -> ApiError:
+        causes = [{"reason": "FieldManagerConflict",
+                   "message": f'conflict with "{mgr}" using {versions.get(mgr, av)}', "field": fld}
+                  for fld, mgr in conflicts]
+        lines = "\n".join(f'- conflict with "{mgr}" using {versions.get(mgr, av)}: {fld}' for fld, mgr in conflicts)
+        n = len(conflicts)
+        msg = f"Apply failed with {n} conflict{'s' if n != 1 else ''}: {lines.lstrip('- ')}" if n == 1 else \
+            f"Apply failed with {n} conflicts: {lines}"
+        return ApiError(409, "Conflict", msg, {"name": name, "group": res.group, "kind": res.plural,
+                                               "causes": causes})
+
+    # ----------------------------------------------------------------- scale
+    def scale_of(self, res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj.get("metadata") or {}
+        spec = obj.get("spec") or {}
+        status = obj.get("status") or {}
+        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                             if k in meta},
+                "spec": {"replicas": spec.get("replicas", 0)},
+                "status": {"replicas": status.get("replicas", 0), "selector": objects.selector_string(
+                    spec.get("selector"))}}
+
+    def _apply_scale(self, res: Resource, cur: dict[str, Any], scale: dict[str, Any]) -> dict[str, Any]:
+        replicas = (scale.get("spec") or {}).get("replicas", 0)
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise ApiError(422, "Invalid", f'Scale.autoscaling "{(cur.get("metadata") or {}).get("name")}" is '
+                           f"invalid: spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0",
+                           {"name": (cur.get("metadata") or {}).get("name"), "group": "autoscaling", "kind": "Scale",
+                            "causes": [{"reason": "FieldValueInvalid", "field": "spec.replicas",
+                                        "message": f"Invalid value: {replicas}: must be greater than or equal "
+                                                   "to 0"}]})
+        cur.setdefault("spec", {})["replicas"] = replicas
+        return cur
+
+    async def update_scale(self, t: Target, scale: dict[str, Any], opts: Options) -> dict[str, Any]:
+        assert t.name is not None
+        if scale.get("kind") not in (None, "Scale"):
+            raise errors.bad_request(f"the kind in the data ({scale.get('kind')}) does not match the expected "
+                                     "kind (Scale)")
+        rv = (scale.get("metadata") or {}).get("resourceVersion")
+        pre = int(rv) if rv and str(rv).isdigit() else None
+        obj = await self.modify(t.res, t.namespace, t.name, None, opts,
+                                lambda cur: self._apply_scale(t.res, cur, scale), pre)
+        return self.scale_of(t.res, obj)
+
+    # ----------------------------------------------------------------- DELETE
+    async def delete_options(self, request: web.Request) -> dict[str, Any]:
+        body = await self.read_body(request)
+        opts: dict[str, Any] = {}
+        if body.strip():
+            ct = request.headers.get("Content-Type", "") or "application/json"
+            decoded = self.decode_body(body, ct, ("application/json", "application/yaml",
+                                                  "application/vnd.kubernetes.protobuf"))
+            if not isinstance(decoded, dict):
+                raise errors.bad_request("DeleteOptions must be an object")
+            opts = decoded
+        q = request.query
+        if "gracePeriodSeconds" in q:
+            opts["gracePeriodSeconds"] = _int_param(q, "gracePeriodSeconds")
+        if "propagationPolicy" in q:
+            opts["propagationPolicy"] = q["propagationPolicy"]
+        if q.getall("dryRun", []):
+            opts["dryRun"] = q.getall("dryRun")
+        if "orphanDependents" in q:
+            opts["orphanDependents"] = q["orphanDependents"] in ("true", "1")
+        return opts
+
+    async def delete(self, request: web.Request, t: Target) -> web.StreamResponse:
+        assert t.name is not None
+        if t.sub is not None:
+            raise errors.method_not_allowed()
+        options = await self.delete_options(request)
+        obj = await self.delete_object(t.res, t.namespace, t.name, options)
+        return json_response(obj)
+
+    async def delete_object(self, res: Resource, ns: str | None, name: str,
+                            options: dict[str, Any]) -> dict[str, Any]:
+        policy = options.get("propagationPolicy")
+        if policy is None and options.get("orphanDependents") is True:
+            policy = "Orphan"
+        if policy not in (None, "Background", "Foreground", "Orphan"):
+            raise errors.bad_request(f'propagationPolicy must be one of "Background", "Foreground", "Orphan"; '
+                                     f'got "{policy}"')
+        grace = options.get("gracePeriodSeconds")
+        if grace is not None and (not isinstance(grace, int) or grace < 0):
+            raise errors.bad_request("gracePeriodSeconds must be a non-negative integer")
+        pre = options.get("preconditions") or {}
+        dry_run = bool(options.get("dryRun"))
+        if res is NAMESPACES and name in PROTECTED_NAMESPACES:
+            raise errors.forbidden(res, name, "this namespace may not be deleted")
+        key = self.key(res, ns, name)
+        for _ in range(_MAX_RETRIES):
+            kv = await self.store.get(key)
+            if kv is None:
+                raise errors.not_found(res, name)
+            obj = decode(kv.value, kv.mod_revision)
+            meta = obj["metadata"]
+            if pre.get("uid") and pre["uid"] != meta.get("uid"):
+                raise errors.conflict(res, name, f"Precondition failed: UID in precondition: {pre['uid']}, UID in "
+                                      f"object meta: {meta.get('uid')}")
+            if pre.get("resourceVersion") and str(pre["resourceVersion"]) != meta.get("resourceVersion"):
+                raise errors.conflict(res, name, f"Precondition failed: ResourceVersion in precondition: "
+                                      f"{pre['resourceVersion']}, ResourceVersion in object meta: "
+                                      f"{meta.get('resourceVersion')}")
+            finalizers = list(meta.get("finalizers") or [])
+            if policy == "Orphan" and "orphan" not in finalizers:
+                finalizers.append("orphan")
+            if policy == "Foreground" and "foregroundDeletion" not in finalizers:
+                finalizers.append("foregroundDeletion")
+            if policy in ("Background", "Foreground"):
+                finalizers = [f for f in finalizers if f != "orphan"] if policy == "Foreground" else finalizers
+            graceful = False
+            grace_value = 0
+            if res is PODS:
+                spec = obj.get("spec") or {}
+                g = grace if grace is not None else spec.get("terminationGracePeriodSeconds", 30)
+                bound = bool(spec.get("nodeName")) and (obj.get("status") or {}).get("phase") not in (
+                    "Succeeded", "Failed")
+                if meta.get("deletionTimestamp") and bound and g:
+                    return objects.to_external(res, obj)  # already terminating; the node finishes it
+                graceful = bound and bool(g) and not meta.get("deletionTimestamp")
+                grace_value = int(g or 0)
+            ns_finalizers = res is NAMESPACES and bool((obj.get("spec") or {}).get("finalizers"))
+            if graceful or finalizers or ns_finalizers:
+                new = orjson.loads(orjson.dumps(obj))
+                nmeta = new["metadata"]
+                if graceful:
+                    deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=grace_value)
+                    nmeta["deletionTimestamp"] = objects.iso(deadline)
+                    nmeta["deletionGracePeriodSeconds"] = grace_value
+                elif not nmeta.get("deletionTimestamp"):
+                    nmeta["deletionTimestamp"] = objects.now_iso()
+                    nmeta["deletionGracePeriodSeconds"] = 0
+                else:
+                    nmeta["deletionGracePeriodSeconds"] = 0
+                if finalizers:
+                    nmeta["finalizers"] = finalizers
+                if res is NAMESPACES:
+                    new.setdefault("status", {})["phase"] = "Terminating"
+                if dry_run or new == obj:
+                    return objects.to_external(res, obj)
+                try:
+                    rev = await self.store.update(key, encode_value(new), kv.mod_revision)
+                except ConflictError:
+                    continue
+                return objects.to_external(res, set_rv(new, rev))
+            if dry_run:
+                return objects.to_external(res, obj)
+            try:
+                deleted = await self.store.delete(key, kv.mod_revision)
+            except ConflictError:
+                continue
+            except KeyNotFoundError as e:
+                raise errors.not_found(res, name) from e
+            if res is SERVICES:
+                self.allocator.release(obj)
+            return objects.to_external(res, set_rv(obj, deleted.mod_revision))
+        raise errors.conflict(res, name, "too many concurrent writers; try again")
+
+    async def delete_collection(self, request: web.Request, t: Target) -> web.StreamResponse:
+        if "deletecollection" not in t.res.verbs:
+            raise errors.method_not_allowed()
+        options = await self.delete_options(request)
+        label_match, field_match = self.selectors(t.res, request.query)
+        prefix = objects.storage_resource(t.res).storage_prefix(t.namespace)
+        result = await self.store.list(prefix)
+        objs = self._filter(t.res, [decode(kv.value, kv.mod_revision) for kv in result.items], label_match,
+                            field_match)
+        out = []
+        for o in objs:
+            m = o["metadata"]
+            try:
+                out.append(await self.delete_object(t.res, m.get("namespace"), m["name"], options))
+            except ApiError as e:
+                if e.code != 404:
+                    raise
+        return json_response({"kind": t.res.list_kind, "apiVersion": t.res.api_version,
+                              "metadata": {"resourceVersion": str(await self.store.current_revision())},
+                              "items": out})
+
+    # ----------------------------------------------------------------- POST subresources
+    async def post_sub(self, request: web.Request, t: Target) -> web.StreamResponse:
+        assert t.name is not None
+        body = await self.read_body(request)
+        obj = self.decode_object(body, request.headers.get("Content-Type", "")) if body.strip() else {}
+        if t.sub == "binding":
+            return await self.bind(t.namespace, t.name, obj)
+        if t.sub == "eviction":
+            if obj.get("kind") not in (None, "Eviction"):
+                raise errors.bad_request(f"the kind in the data ({obj.get('kind')}) does not match the expected "
+                                         "kind (Eviction)")
+            options = obj.get("deleteOptions") or {}
+            if not isinstance(options, dict):
+                raise errors.bad_request("deleteOptions must be an object")
+            await self.delete_object(PODS, t.namespace, t.name, options)
+            return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                                  "code": 201}, 201)
+        raise errors.method_not_allowed()
+
+    async def bind(self, ns: str | None, name: str, binding: dict[str, Any]) -> web.StreamResponse:
+        target = binding.get("target") or {}
+        node = target.get("name") if isinstance(target, dict) else None
+        if not node:
+            raise errors.invalid(PODS, name, [{"reason": "FieldValueRequired", "message": "Required value",
+                                               "field": "target.name"}])
+
+        def mutate(cur: dict[str, Any]) -> dict[str, Any]:
+            meta = cur.get("metadata") or {}
+            if meta.get("deletionTimestamp"):
+                raise errors.conflict(PODS, name, "pod is being deleted, cannot be assigned to a host")
+            spec = cur.setdefault("spec", {})
+            if spec.get("nodeName"):
+                raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on pods/binding "{name}": pod '
+                               f'{name} is already assigned to node "{spec["nodeName"]}"',
+                               {"name": name, "kind": "pods/binding"})
+            spec["nodeName"] = node
+            status = cur.setdefault("status", {})
+            conds = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+            conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                          "lastTransitionTime": objects.now_iso()})
+            status["conditions"] = conds
+            return cur
+
+        # binding writes spec.nodeName and the PodScheduled condition in one go: bypass the
+        # status split by writing through the "binding" path of modify.
+        await self._modify_raw(PODS, ns, name, mutate)
+        return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                              "code": 201}, 201)
+
+    async def _modify_raw(self, res: Resource, ns: str | None, name: str,
+                          mutate: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+        key = self.key(res, ns, name)
+        for _ in range(_MAX_RETRIES):
+            kv = await self.store.get(key)
+            if kv is None:
+                raise errors.not_found(res, name)
+            new = mutate(decode(kv.value, kv.mod_revision))
+            try:
+                rev = await self.store.update(key, encode_value(new), kv.mod_revision)
+            except ConflictError:
+                continue
+            return set_rv(new, rev)
+        raise errors.conflict(res, name)
+
+    async def binding_resource(self, request: web.Request, t: Target) -> web.StreamResponse:
+        """POST /api/v1/namespaces/ns/bindings (the older form of pods/binding)."""
+        body = await self.read_body(request)
+        obj = self.decode_object(body, request.headers.get("Content-Type", ""))
+        name = (obj.get("metadata") or {}).get("name")
+        if not name:
+            raise errors.bad_request("Binding needs metadata.name (the pod's name)")
+        return await self.bind(t.namespace, name, obj)

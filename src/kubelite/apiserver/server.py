@@ -1,0 +1,390 @@
+"""The API server process: TLS, authentication, routing, bootstrap objects, lifecycle.
+
+`ApiServer(config)` with `start()` / `stop()` is what `kubelite server` runs and what
+`kubelite up` embeds. `config.post_start` is the hook for the scheduler and controllers that
+run beside the apiserver in the same process: each is an async callable that receives the
+admin kubeconfig path once the server answers; it runs as a task and is cancelled on stop().
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from kubelite.api.resources import ENDPOINTS, NAMESPACES, RESOURCES, SERVICES, Resource
+from kubelite.apiserver import adapters, discovery, errors, objects
+from kubelite.apiserver.allocator import ServiceAllocator
+from kubelite.apiserver.certs import KUBERNETES_SERVICE_IP, Identity, ensure_identity
+from kubelite.apiserver.errors import ApiError
+from kubelite.apiserver.metrics import Metrics, TimedStore
+from kubelite.apiserver.proxy import KubeletProxy
+from kubelite.apiserver.rest import JSON, MAX_BODY, Options, Rest, Target, json_response, parse_path
+from kubelite.apiserver.watchcache import WatchCache, decode
+from kubelite.storage import Store, open_store
+
+log = logging.getLogger(__name__)
+
+ANONYMOUS_PATHS = frozenset(("/healthz", "/livez", "/readyz", "/version", "/version/"))
+BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+PostStart = Callable[[Path], Awaitable[None]]
+
+
+@dataclass
+class ServerConfig:
+    data_dir: Path
+    bind_address: str = "127.0.0.1"
+    port: int = 6443
+    #: datastore URL; default sqlite:///<data_dir>/state.db
+    datastore: str | None = None
+    #: admin bearer token; default: generated once and kept in <data_dir>/token
+    token: str | None = None
+    #: seconds between BOOKMARK events for watchers that allow them
+    bookmark_interval: float = 5.0
+    #: host written into the kubeconfig (default: the bind address, or 127.0.0.1)
+    advertise_host: str | None = None
+    #: extra names/IPs for the serving certificate
+    extra_sans: list[str] = field(default_factory=list)
+    #: async callables started (as tasks) once the server answers; receive the kubeconfig path
+    post_start: list[PostStart] = field(default_factory=list)
+    #: an already-open store to use instead of opening `datastore` (embedding, tests)
+    store: Store | None = None
+    #: ring size of each resource's watch cache history
+    watch_history: int = 20000
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    groups: tuple[str, ...]
+
+
+class ApiServer:
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.metrics = Metrics()
+        self.identity: Identity | None = None
+        self.store: Store | None = None
+        self.caches: dict[str, WatchCache] = {}
+        self.allocator = ServiceAllocator()
+        self.rest: Rest | None = None
+        self.proxy: KubeletProxy | None = None
+        self.runner: web.AppRunner | None = None
+        self.port = config.port
+        self._post_tasks: list[asyncio.Task[None]] = []
+        self._owns_store = config.store is None
+        self._discovery: discovery.DiscoveryCache | None = None
+        self.ready = asyncio.Event()
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def url(self) -> str:
+        host = self.config.advertise_host or ("127.0.0.1" if self.config.bind_address in ("0.0.0.0", "::")
+                                              else self.config.bind_address)
+        return f"https://{host}:{self.port}"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.config.data_dir / "kubeconfig.yaml"
+
+    async def start(self) -> None:
+        cfg = self.config
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        family = socket.AF_INET6 if ":" in cfg.bind_address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((cfg.bind_address, cfg.port))
+        except OSError:
+            sock.close()
+            raise
+        sock.listen(1024)
+        sock.setblocking(False)
+        self.port = sock.getsockname()[1]
+        self.identity = await asyncio.to_thread(ensure_identity, cfg.data_dir, cfg.bind_address, self.port,
+                                                cfg.token, cfg.extra_sans, cfg.advertise_host)
+        inner = cfg.store or await open_store(cfg.datastore or f"sqlite:///{cfg.data_dir / 'state.db'}")
+        self.store = TimedStore(inner, self.metrics)  # type: ignore[assignment]
+        assert self.store is not None
+        for r in RESOURCES:
+            if r.group == "events.k8s.io" or "watch" not in r.verbs:
+                continue
+            prefix = r.storage_prefix()
+            if prefix not in self.caches:
+                self.caches[prefix] = WatchCache(self.store, prefix, cfg.watch_history, cfg.bookmark_interval)
+        await asyncio.gather(*(c.start() for c in self.caches.values()))
+        self.proxy = KubeletProxy(None, (str(self.identity.admin_cert), str(self.identity.admin_key)))
+        self.rest = Rest(self.store, self.caches, self.allocator, cfg.bookmark_interval,
+                         on_watch=lambda d: self.metrics.watches.inc(d))
+        self.proxy.rest = self.rest
+        svc_cache = self.caches[SERVICES.storage_prefix()]
+        self.allocator.load(list(svc_cache.objects.values()))
+        await self._bootstrap()
+        self._discovery = discovery.DiscoveryCache(f"{cfg.advertise_host or cfg.bind_address}:{self.port}")
+
+        app = web.Application(client_max_size=MAX_BODY + 1024, handler_args={"max_field_size": 65536})
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        self.runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await self.runner.setup()
+        site = web.SockSite(self.runner, sock, ssl_context=self._ssl_context())
+        await site.start()
+        self.ready.set()
+        log.info("kubelite apiserver listening on %s (datastore %s; api modules %s)", self.url,
+                 cfg.datastore or "sqlite", adapters.available())
+        for hook in cfg.post_start:
+            self._post_tasks.append(asyncio.create_task(self._run_hook(hook), name=f"post-start {hook!r}"))
+
+    async def _run_hook(self, hook: PostStart) -> None:
+        try:
+            await hook(self.kubeconfig)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a failing component must not take the apiserver down
+            log.exception("post-start hook %r failed", hook)
+
+    async def stop(self) -> None:
+        for t in self._post_tasks:
+            t.cancel()
+        for t in self._post_tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        for c in self.caches.values():
+            await c.stop()
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.proxy is not None:
+            await self.proxy.close()
+        if self.store is not None and self._owns_store:
+            await self.store.close()
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        assert self.identity is not None
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(str(self.identity.serving_cert), str(self.identity.serving_key))
+        ctx.load_verify_locations(str(self.identity.ca_cert))
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        ctx.set_alpn_protocols(["http/1.1"])
+        return ctx
+
+    async def _bootstrap(self) -> None:
+        """The namespaces and the `kubernetes` Service every cluster has from the start."""
+        assert self.rest is not None
+        for ns in BOOTSTRAP_NAMESPACES:
+            with contextlib.suppress(ApiError):
+                await self.rest.create_object(NAMESPACES, None, {"apiVersion": "v1", "kind": "Namespace",
+                                                                  "metadata": {"name": ns}}, Options())
+        svc = {"apiVersion": "v1", "kind": "Service",
+               "metadata": {"name": "kubernetes", "namespace": "default",
+                            "labels": {"component": "apiserver", "provider": "kubernetes"}},
+               "spec": {"type": "ClusterIP", "clusterIP": KUBERNETES_SERVICE_IP, "sessionAffinity": "None",
+                        "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": self.port}]}}
+        with contextlib.suppress(ApiError):
+            await self.rest.create_object(SERVICES, "default", svc, Options())
+        host = self.config.advertise_host or self.config.bind_address
+        if host in ("0.0.0.0", "::", "localhost"):
+            host = "127.0.0.1"
+        ep = {"apiVersion": "v1", "kind": "Endpoints",
+              "metadata": {"name": "kubernetes", "namespace": "default"},
+              "subsets": [{"addresses": [{"ip": host}],
+                           "ports": [{"name": "https", "port": self.port, "protocol": "TCP"}]}]}
+        key = ENDPOINTS.storage_key("default", "kubernetes")
+        assert self.store is not None
+        current = await self.store.get(key)
+        if current is None:
+            with contextlib.suppress(ApiError):
+                await self.rest.create_object(ENDPOINTS, "default", ep, Options())
+        elif decode(current.value, current.mod_revision).get("subsets") != ep["subsets"]:
+            with contextlib.suppress(ApiError):
+                await self.rest.modify(ENDPOINTS, "default", "kubernetes", None, Options(),
+                                       lambda cur: {**cur, "subsets": ep["subsets"]})
+
+    # ------------------------------------------------------------------ requests
+    def authenticate(self, request: web.Request) -> User | None:
+        assert self.identity is not None
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            token = auth[7:].strip()
+            if hmac.compare_digest(token.encode(), self.identity.token.encode()):
+                return User("admin", ("system:masters", "system:authenticated"))
+            return None
+        transport = request.transport
+        cert = transport.get_extra_info("peercert") if transport is not None else None
+        if cert:
+            cn = ""
+            orgs: list[str] = []
+            for rdn in cert.get("subject", ()):
+                for k, v in rdn:
+                    if k == "commonName":
+                        cn = v
+                    elif k == "organizationName":
+                        orgs.append(v)
+            if cn:
+                return User(cn, (*orgs, "system:authenticated"))
+        return None
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        start = time.perf_counter()
+        verb, resource = request.method.lower(), ""
+        try:
+            path = request.path
+            if path in ANONYMOUS_PATHS:
+                resp = await self.handle_public(request, path)
+            else:
+                user = self.authenticate(request)
+                if user is None:
+                    raise errors.unauthorized()
+                t = parse_path(path)
+                if t is None:
+                    resp = await self.handle_nonresource(request, path, user)
+                else:
+                    resource = t.res.plural + (f"/{t.sub}" if t.sub else "")
+                    verb = self._verb(request, t)
+                    resp = await self.handle_resource(request, t, verb)
+        except ApiError as e:
+            resp = json_response(e.status(), e.code)
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise
+        except Exception as e:  # noqa: BLE001 - never a traceback to the client
+            log.exception("internal error serving %s %s", request.method, request.path)
+            resp = json_response(errors.internal(str(e) or type(e).__name__).status(), 500)
+        self.metrics.observe(verb, resource, resp.status, time.perf_counter() - start)
+        return resp
+
+    @staticmethod
+    def _verb(request: web.Request, t: Target) -> str:
+        m = request.method
+        if m == "GET":
+            if request.query.get("watch") in ("true", "1") or "/watch/" in request.path:
+                return "watch"
+            return "list" if t.name is None else "get"
+        return {"POST": "create", "PUT": "update", "PATCH": "patch",
+                "DELETE": "delete" if t.name else "deletecollection"}.get(m, m.lower())
+
+    async def handle_public(self, request: web.Request, path: str) -> web.StreamResponse:
+        assert self._discovery is not None
+        if path.startswith("/version"):
+            return web.Response(body=self._discovery.version, content_type=JSON)
+        return web.Response(text="ok", content_type="text/plain")
+
+    async def handle_nonresource(self, request: web.Request, path: str, user: User) -> web.StreamResponse:
+        d = self._discovery
+        assert d is not None
+        path = path.rstrip("/") or "/"
+        method = request.method
+        if method == "GET":
+            if path in ("/api", "/apis"):
+                ct = discovery.wants_aggregated(request.headers.get("Accept", ""))
+                if ct is not None:
+                    body = (d.agg_core if path == "/api" else d.agg_apis)[ct]
+                    return web.Response(body=body, headers={"Content-Type": ct, "Vary": "Accept"})
+                return web.Response(body=d.api if path == "/api" else d.apis, content_type=JSON,
+                                    headers={"Vary": "Accept"})
+            if path == "/api/v1":
+                return web.Response(body=d.lists["v1"], content_type=JSON)
+            parts = path.strip("/").split("/")
+            if parts[0] == "apis" and len(parts) == 2 and parts[1] in d.groups:
+                return web.Response(body=d.groups[parts[1]], content_type=JSON)
+            if parts[0] == "apis" and len(parts) == 3 and f"{parts[1]}/{parts[2]}" in d.lists:
+                return web.Response(body=d.lists[f"{parts[1]}/{parts[2]}"], content_type=JSON)
+            if path == "/metrics":
+                return web.Response(body=self.metrics.render(), content_type="text/plain",
+                                    charset="utf-8")
+            if path == "/openapi/v3":
+                return json_response(adapters.openapi_v3_paths())
+            if path.startswith("/openapi/v3/"):
+                gv_path = path[len("/openapi/v3/"):]
+                gv = gv_path[len("api/"):] if gv_path.startswith("api/") else gv_path[len("apis/"):]
+                doc = adapters.openapi_v3_document(gv)
+                if doc is not None:
+                    return json_response(doc)
+        if method == "POST" and path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews":
+            return await self._ssar(request)
+        if method == "POST" and path in ("/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                                         "/apis/authentication.k8s.io/v1beta1/selfsubjectreviews"):
+            return json_response({"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
+                                  "metadata": {"creationTimestamp": objects.now_iso()},
+                                  "status": {"userInfo": {"username": user.name, "groups": list(user.groups)}}},
+                                 201)
+        if self._looks_like_resource(path):
+            raise errors.route_not_found(path)
+        raise errors.route_not_found(path)
+
+    @staticmethod
+    def _looks_like_resource(path: str) -> bool:
+        return path.startswith(("/api/", "/apis/"))
+
+    async def _ssar(self, request: web.Request) -> web.StreamResponse:
+        assert self.rest is not None
+        body = await self.rest.read_body(request)
+        review: dict[str, Any] = {}
+        if body.strip():
+            decoded = self.rest.decode_object(body, request.headers.get("Content-Type", "application/json"))
+            review = decoded
+        return json_response({"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+                              "metadata": {"creationTimestamp": None}, "spec": review.get("spec") or {},
+                              "status": {"allowed": True, "reason": "kubelite allows every authenticated user"}},
+                             201)
+
+    async def handle_resource(self, request: web.Request, t: Target, verb: str) -> web.StreamResponse:
+        rest = self.rest
+        assert rest is not None and self.proxy is not None
+        res: Resource = t.res
+        m = request.method
+        if t.sub in ("log", "exec", "attach", "portforward"):
+            if m not in ("GET", "POST"):
+                raise errors.method_not_allowed()
+            assert t.namespace is not None and t.name is not None
+            return await self.proxy.handle(request, t.namespace, t.name, t.sub)
+        if res.plural == "bindings":
+            if m != "POST" or t.name is not None:
+                raise errors.method_not_allowed()
+            return await rest.binding_resource(request, t)
+        sub = res.subresource(t.sub) if t.sub else None
+        allowed = sub.verbs if sub is not None else res.verbs
+        needed = {"list": "list", "watch": "watch", "get": "get", "create": "create", "update": "update",
+                  "patch": "patch", "delete": "delete", "deletecollection": "deletecollection"}.get(verb)
+        if needed is None or needed not in allowed:
+            raise errors.method_not_allowed()
+        if m == "GET":
+            if t.name is None or (t.sub is None and (request.query.get("watch") in ("true", "1")
+                                                     or "/watch/" in request.path)):
+                return await rest.list_or_watch(request, t)
+            return await rest.get(request, t)
+        if m == "POST":
+            if t.name is None:
+                return await rest.create(request, t)
+            return await rest.post_sub(request, t)
+        if m == "PUT" and t.name is not None:
+            return await rest.update(request, t)
+        if m == "PATCH" and t.name is not None:
+            return await rest.patch(request, t)
+        if m == "DELETE":
+            if t.name is None:
+                return await rest.delete_collection(request, t)
+            return await rest.delete(request, t)
+        raise errors.method_not_allowed()
+
+
+async def run_server(config: ServerConfig, stop: asyncio.Event | None = None) -> None:
+    """Run until `stop` is set (or forever): what `kubelite server` does."""
+    server = ApiServer(config)
+    await server.start()
+    try:
+        await (stop.wait() if stop is not None else asyncio.Event().wait())
+    finally:
+        await server.stop()
+
+
+def dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj)

@@ -1,0 +1,326 @@
+"""The watch cache: one store watch per resource, fanned out from memory to every watcher.
+
+Why: a thousand `kubectl get pods -w` (or a thousand kubelets) must cost one store watch, not a
+thousand. Each cache LISTs its resource's prefix once at server start, then follows a single
+store watch from that revision. It keeps
+
+* `objects`: the current state (key -> decoded object), which serves `resourceVersion=0` LISTs
+  and the initial ADDED events of a watch from RV 0;
+* `history`: a bounded ring of recent events, so a watch can resume from any revision at or
+  after `oldest` (older -> 410 Expired, and the client re-lists, as with the real cacher).
+
+Events are decoded once. A watcher filters by namespace and label/field selectors; an object
+that stops matching is sent to that watcher as DELETED, one that starts matching as ADDED (the
+Kubernetes cacher does the same). Each event is encoded at most once per output format
+(`Watcher.format_key`), however many watchers share that format.
+
+A watcher whose queue grows past `max_queue` is dropped (its stream ends and the client
+re-watches), so one stuck client cannot grow the server's memory without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import functools
+import logging
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import orjson
+
+from kubelite.storage import CompactedError, EventType, Store
+
+log = logging.getLogger(__name__)
+
+ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
+
+
+def decode(value: bytes, revision: int) -> dict[str, Any]:
+    """A stored object with its resourceVersion filled in (it is not stored in the value)."""
+    obj: dict[str, Any] = orjson.loads(value)
+    meta = obj.get("metadata")
+    if meta is None:
+        meta = obj["metadata"] = {}
+    meta["resourceVersion"] = str(revision)
+    return obj
+
+
+class CachedEvent:
+    """One change as every watcher sees it, with lazily computed, shared encodings."""
+
+    __slots__ = ("type", "key", "obj", "prev", "revision", "_encoded", "_fields", "_prev_fields")
+
+    def __init__(self, type_: str, key: str, obj: dict[str, Any], prev: dict[str, Any] | None,
+                 revision: int) -> None:
+        self.type = type_
+        self.key = key
+        self.obj = obj
+        self.prev = prev
+        self.revision = revision
+        self._encoded: dict[Hashable, bytes] = {}
+        self._fields: dict[str, str] | None = None
+        self._prev_fields: dict[str, str] | None = None
+
+    def encoded(self, watcher: Watcher, type_: str, obj: dict[str, Any]) -> bytes:
+        key = (watcher.format_key, type_, obj is self.obj)
+        data = self._encoded.get(key)
+        if data is None:
+            data = watcher.encode(type_, obj)
+            self._encoded[key] = data
+        return data
+
+
+class Watcher:
+    """One client's view: its filter, its format, and a queue of encoded lines."""
+
+    def __init__(self, *, namespace: str | None, label_match: Callable[[dict[str, str]], bool] | None,
+                 field_match: Callable[[dict[str, str]], bool] | None,
+                 fields_of: Callable[[dict[str, Any]], dict[str, str]],
+                 encode: Callable[[str, dict[str, Any]], bytes], format_key: Hashable,
+                 after: int, max_queue: int = 10000, bookmarks: bool = False) -> None:
+        self.namespace = namespace
+        self.label_match = label_match
+        self.field_match = field_match
+        self.fields_of = fields_of
+        self.encode = encode
+        self.format_key = format_key
+        #: events at or below this revision are not sent (the client already has them)
+        self.after = after
+        self.max_queue = max_queue
+        #: encoded lines not yet written; the HTTP handler takes them in batches
+        self.pending: list[bytes] = []
+        self.closed = False
+        #: the client asked for BOOKMARKs; the cache sets bookmark_due on its timer while idle
+        self.bookmarks = bookmarks
+        self.bookmark_due = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def matches(self, obj: dict[str, Any], fields: Callable[[], dict[str, str]]) -> bool:
+        meta = obj.get("metadata") or {}
+        if self.namespace is not None and meta.get("namespace") != self.namespace:
+            return False
+        if self.label_match is not None and not self.label_match(meta.get("labels") or {}):
+            return False
+        return not (self.field_match is not None and not self.field_match(fields()))
+
+    def offer(self, ev: CachedEvent) -> None:
+        """Filter one event and queue what this watcher should see of it."""
+        if self.closed or ev.revision <= self.after:
+            return
+
+        def new_fields() -> dict[str, str]:
+            if ev._fields is None:
+                ev._fields = self.fields_of(ev.obj)
+            return ev._fields
+
+        def old_fields() -> dict[str, str]:
+            if ev._prev_fields is None:
+                ev._prev_fields = self.fields_of(ev.prev or {})
+            return ev._prev_fields
+
+        if ev.type == DELETED:
+            if self.matches(ev.obj, new_fields):
+                self._put(ev.encoded(self, DELETED, ev.obj))
+            return
+        now = self.matches(ev.obj, new_fields)
+        was = ev.prev is not None and self.matches(ev.prev, old_fields)
+        if now and was:
+            self._put(ev.encoded(self, MODIFIED, ev.obj))
+        elif now:
+            self._put(ev.encoded(self, ADDED, ev.obj))
+        elif was:
+            self._put(ev.encoded(self, DELETED, ev.obj))
+
+    def _put(self, data: bytes) -> None:
+        if len(self.pending) >= self.max_queue:
+            log.warning("dropping a watcher that fell %d events behind", self.max_queue)
+            self.close()
+            return
+        self.pending.append(data)
+        self._wake()
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    async def wait(self) -> None:
+        """Wait for lines, a due bookmark, or close.
+
+        A bare future, not Queue.get under wait_for: with a thousand watchers, a task and a
+        timer per wake-up per watcher is what a fan-out would spend its time on. Timeouts are
+        the caller's (one asyncio.timeout_at around the whole stream), bookmarks the cache's.
+        """
+        if self.pending or self.closed or self.bookmark_due:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiter = fut
+        try:
+            await fut
+        finally:
+            self._waiter = None
+
+    def take(self) -> list[bytes]:
+        out, self.pending = self.pending, []
+        return out
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._wake()
+
+
+class WatchCache:
+    """The cache of one storage prefix (one resource)."""
+
+    def __init__(self, store: Store, prefix: str, history_size: int = 20000, bookmark_interval: float = 5.0) -> None:
+        self.store = store
+        self.prefix = prefix
+        self.objects: dict[str, dict[str, Any]] = {}
+        #: lazily encoded JSON of `objects` (for resourceVersion=0 lists without selectors)
+        self._encoded: dict[str, bytes] = {}
+        self.history: collections.deque[CachedEvent] = collections.deque(maxlen=history_size)
+        #: the latest revision applied to `objects`
+        self.revision = 0
+        #: the oldest revision a watch may resume from
+        self.oldest = 0
+        self.watchers: set[Watcher] = set()
+        self.ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._bookmarks: asyncio.Task[None] | None = None
+        self.bookmark_interval = bookmark_interval
+        self._revision_waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    async def start(self) -> None:
+        await self._load()
+        self._task = asyncio.create_task(self._follow(), name=f"watchcache {self.prefix}")
+        self._bookmarks = asyncio.create_task(self._bookmark_timer(), name=f"bookmarks {self.prefix}")
+
+    async def stop(self) -> None:
+        for task in (self._task, self._bookmarks):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        for w in list(self.watchers):
+            w.close()
+        self.watchers.clear()
+
+    async def _load(self) -> None:
+        result = await self.store.list(self.prefix)
+        self.objects = {kv.key: decode(kv.value, kv.mod_revision) for kv in result.items}
+        self._encoded = {}
+        self.revision = self.oldest = result.revision
+        self.history.clear()
+        self.ready.set()
+
+    async def _follow(self) -> None:
+        """Follow the store; if the watch breaks (compaction, store error), re-list and go on."""
+        while True:
+            try:
+                async for ev in self.store.watch(self.prefix, self.revision):
+                    self._apply(ev.type, ev.key, ev.value, ev.revision)
+            except asyncio.CancelledError:
+                raise
+            except CompactedError:
+                log.warning("watch cache %s: store compacted past %d; re-listing", self.prefix, self.revision)
+            except Exception:  # noqa: BLE001 - a broken store watch must not kill the cache
+                log.exception("watch cache %s: store watch failed; re-listing", self.prefix)
+            await asyncio.sleep(0.5)
+            # Watchers cannot be told what they missed: end their streams so they re-list.
+            for w in list(self.watchers):
+                w.close()
+            self.watchers.clear()
+            with contextlib.suppress(Exception):
+                await self._load()
+
+    async def _bookmark_timer(self) -> None:
+        """Every interval, mark idle bookmark-watchers as due (one timer for all watchers)."""
+        while True:
+            await asyncio.sleep(self.bookmark_interval)
+            for w in self.watchers:
+                if w.bookmarks and not w.pending:
+                    w.bookmark_due = True
+                    w._wake()
+
+    def _apply(self, etype: EventType, key: str, value: bytes, revision: int) -> None:
+        self._encoded.pop(key, None)
+        prev = self.objects.get(key)
+        obj = decode(value, revision)
+        if etype is EventType.DELETE:
+            self.objects.pop(key, None)
+            ev = CachedEvent(DELETED, key, obj, prev, revision)
+        else:
+            self.objects[key] = obj
+            ev = CachedEvent(MODIFIED if prev is not None else ADDED, key, obj, prev, revision)
+        if len(self.history) == self.history.maxlen:
+            self.oldest = self.history[0].revision
+        self.history.append(ev)
+        self.revision = revision
+        for w in self.watchers:
+            w.offer(ev)
+        if self._revision_waiters:
+            keep = []
+            for rev, fut in self._revision_waiters:
+                if rev <= revision:
+                    if not fut.done():
+                        fut.set_result(None)
+                else:
+                    keep.append((rev, fut))
+            self._revision_waiters = keep
+
+    async def wait_for(self, revision: int, limit: float = 3.0) -> bool:
+        """Wait until the cache has seen `revision` (for read-your-writes on RV=0 lists)."""
+        if self.revision >= revision:
+            return True
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._revision_waiters.append((revision, fut))
+        try:
+            await asyncio.wait_for(fut, limit)
+            return True
+        except TimeoutError:
+            return False
+
+    def add_watcher(self, w: Watcher, initial: bool) -> None:
+        """Register `w`. initial: send ADDED for the current state first (RV "0"/absent)."""
+        if initial:
+            w.after = self.revision
+            for key in sorted(self.objects):
+                obj = self.objects[key]
+                if w.matches(obj, functools.partial(w.fields_of, obj)):
+                    w.pending.append(w.encode(ADDED, obj))
+        else:
+            if w.after < self.oldest:
+                raise CompactedError(w.after, self.oldest, self.revision)
+            for ev in self.history:
+                if ev.revision > w.after:
+                    w.offer(ev)
+        self.watchers.add(w)
+
+    def remove_watcher(self, w: Watcher) -> None:
+        self.watchers.discard(w)
+        w.close()
+
+    def snapshot(self, namespace: str | None) -> list[dict[str, Any]]:
+        """Current objects in key order, optionally of one namespace."""
+        if namespace is None:
+            return [self.objects[k] for k in sorted(self.objects)]
+        prefix = f"{self.prefix}{namespace}/"
+        return [self.objects[k] for k in sorted(self.objects) if k.startswith(prefix)]
+
+    def snapshot_bytes(self, namespace: str | None) -> list[bytes]:
+        """Like snapshot(), as JSON bytes, each object encoded at most once per change."""
+        keys = sorted(self.objects)
+        if namespace is not None:
+            prefix = f"{self.prefix}{namespace}/"
+            keys = [k for k in keys if k.startswith(prefix)]
+        out = []
+        enc = self._encoded
+        for k in keys:
+            b = enc.get(k)
+            if b is None:
+                b = enc[k] = orjson.dumps(self.objects[k])
+            out.append(b)
+        return out
