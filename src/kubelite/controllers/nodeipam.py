@@ -92,6 +92,19 @@ class NodeIpamController(Controller):
             for cidr in existing:
                 self.cidrs.occupy(cidr)
             return None
+        # the cache may lag behind an assignment made before a restart (or by the node itself):
+        # ask the server before handing out a range that would be refused as a change
+        try:
+            fresh = await self.client.get(NODES, key)
+        except ApiError as e:
+            if is_not_found(e):
+                return None
+            raise
+        existing = _node_cidrs(fresh)
+        if existing:
+            for cidr in existing:
+                self.cidrs.occupy(cidr)
+            return None
         allocated = self.cidrs.allocate()
         if allocated is None:
             self.recorder.event(node, "Warning", CIDR_NOT_AVAILABLE,
