@@ -28,7 +28,9 @@ stamp=.venv/.kubelite-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "install: pip install -e .[test]"
-    .venv/bin/pip install -q --upgrade pip >/dev/null
-    .venv/bin/pip install -q -e '.[test]'
+    # (this machine's pip config may list local mirrors that do not exist: hide those warnings)
+    .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+    .venv/bin/pip install -q -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
+    .venv/bin/python -c "import kubelite, aiohttp, aetcd, grpc, kubernetes, pytest" || exit 1
     echo "$want" > "$stamp"
 fi
