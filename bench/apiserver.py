@@ -1,6 +1,6 @@
 """Benchmark the kubelite API server the way docs/baselines.md measured the real one.
 
-    .venv/bin/python bench/apiserver.py [--quick] [--datastore sqlite|etcd|both]
+    .venv/bin/python bench/apiserver.py [--quick] [--datastore sqlite|etcd|both] [--fanout-only 200,1000]
 
 Starts a real `kubelite server` subprocess (SQLite, and/or etcd from Debian's binary), drives it
 with aiohttp clients (HTTP/1.1 keep-alive, JSON, one connection per client), and prints:
@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import random
 import ssl
 import statistics
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import orjson
@@ -59,6 +61,10 @@ def pct(values: list[float], p: float) -> float:
 class Bench:
     srv: KubeliteServer
     ctx: ssl.SSLContext
+    #: server CPU seconds (user + system) spent during the last fan-out's write phase
+    fanout_cpu: float = 0.0
+    #: processes the fan-out's watchers are spread over
+    watcher_procs: int = 4
 
     def session(self, connections: int) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(
@@ -114,40 +120,52 @@ class Bench:
 
     async def fanout(self, watchers: int, writes: int, rate: float) -> tuple[list[float], list[float]]:
         """Latency from each create's acknowledgement (and from its sending) to each watcher
-        reading its event."""
+        reading its event. The watchers run in `self.watcher_procs` child processes, so that
+        reading 1,000 TLS streams does not share one Python process with the writer; times are
+        CLOCK_MONOTONIC, comparable across processes. Also records the server's CPU time over
+        the write phase (`self.fanout_cpu`): what the server's share of a fan-out costs,
+        whatever else runs on the machine."""
+        path = "/api/v1/namespaces/bench/configmaps?watch=true&resourceVersion=0&labelSelector=fan%3D1"
+        ctx = multiprocessing.get_context("spawn")
+        ready_q = ctx.Queue()
+        result_q = ctx.Queue()
+        procs = []
+        share = [watchers // self.watcher_procs + (1 if i < watchers % self.watcher_procs else 0)
+                 for i in range(self.watcher_procs)]
+        for n in share:
+            if n:
+                pr = ctx.Process(target=_watch_child, args=(self.srv.url, self.srv.token, str(self.srv.ca_cert),
+                                                            path, n, writes, ready_q, result_q))
+                pr.start()
+                procs.append(pr)
         ack: dict[str, float] = {}
         sent: dict[str, float] = {}
         received: list[tuple[str, float]] = []
-        ready = 0
-        all_ready = asyncio.Event()
-        path = "/api/v1/namespaces/bench/configmaps?watch=true&resourceVersion=0&labelSelector=fan%3D1"
-        async with self.session(watchers + 4) as http:
-            async def watcher() -> None:
-                nonlocal ready
-                async with http.get(path) as r:
-                    ready += 1
-                    if ready == watchers:
-                        all_ready.set()
-                    seen = 0
-                    async for line in r.content:
-                        now = time.perf_counter()
-                        received.append((orjson.loads(line)["object"]["metadata"]["name"], now))
-                        seen += 1
-                        if seen >= writes:
-                            return
-            tasks = [asyncio.create_task(watcher()) for _ in range(watchers)]
-            await asyncio.wait_for(all_ready.wait(), 120)
+        try:
+            for _ in procs:
+                await asyncio.to_thread(ready_q.get, True, 180)
             await asyncio.sleep(0.5)
-            for i in range(writes):
-                name = f"fan-{watchers}-{i}"
-                body = orjson.dumps({"metadata": {"name": name, "labels": {"fan": "1"}}})
-                sent[name] = time.perf_counter()
-                async with http.post("/api/v1/namespaces/bench/configmaps", data=body,
-                                     headers={"Content-Type": "application/json"}) as r:
-                    await r.read()
-                    ack[name] = time.perf_counter()
-                await asyncio.sleep(1 / rate)
-            await asyncio.wait_for(asyncio.gather(*tasks), 300)
+            proc = psutil.Process(self.srv.proc.pid) if self.srv.proc else None
+            cpu0 = sum(proc.cpu_times()[:2]) if proc else 0.0
+            async with self.session(2) as http:
+                for i in range(writes):
+                    name = f"fan-{watchers}-{i}"
+                    body = orjson.dumps({"metadata": {"name": name, "labels": {"fan": "1"}}})
+                    sent[name] = time.monotonic()
+                    async with http.post("/api/v1/namespaces/bench/configmaps", data=body,
+                                         headers={"Content-Type": "application/json"}) as r:
+                        await r.read()
+                        ack[name] = time.monotonic()
+                    await asyncio.sleep(1 / rate)
+            for _ in procs:
+                received += await asyncio.to_thread(result_q.get, True, 300)
+            self.fanout_cpu = (sum(proc.cpu_times()[:2]) - cpu0) if proc else 0.0
+        finally:
+            for pr in procs:
+                pr.join(30)
+                if pr.is_alive():
+                    pr.kill()
+                    pr.join()
         # an event read before its POST returned counts as 0 ms (the write was not yet acknowledged)
         return ([max(0.0, t - ack[name]) for name, t in received if name in ack],
                 [t - sent[name] for name, t in received if name in sent])
@@ -158,14 +176,63 @@ class Bench:
                 await r.read()
 
 
+def _watch_child(url: str, token: str, ca: str, path: str, watchers: int, writes: int,
+                 ready_q: Any, result_q: Any) -> None:
+    """One watcher process: `watchers` watch streams; reports (name, CLOCK_MONOTONIC) per event read."""
+    received: list[tuple[str, float]] = []
+
+    async def main() -> None:
+        ctx = ssl.create_default_context(cafile=ca)
+        ready = 0
+        all_ready = asyncio.Event()
+        async with aiohttp.ClientSession(base_url=url, headers={"Authorization": f"Bearer {token}"},
+                                         connector=aiohttp.TCPConnector(ssl=ctx, limit=watchers + 1),
+                                         timeout=aiohttp.ClientTimeout(total=None)) as http:
+            async def watcher() -> None:
+                nonlocal ready
+                async with http.get(path) as r:
+                    ready += 1
+                    if ready == watchers:
+                        all_ready.set()
+                    seen = 0
+                    async for line in r.content:
+                        received.append((orjson.loads(line)["object"]["metadata"]["name"], time.monotonic()))
+                        seen += 1
+                        if seen >= writes:
+                            return
+            tasks = [asyncio.create_task(watcher()) for _ in range(watchers)]
+            await asyncio.wait_for(all_ready.wait(), 120)
+            ready_q.put(True)
+            await asyncio.wait_for(asyncio.gather(*tasks), 300)
+
+    asyncio.run(main())
+    result_q.put(received)
+
+
 def ms(x: float) -> str:
     return f"{x * 1000:.1f} ms"
 
 
-async def run(srv: KubeliteServer, quick: bool) -> None:
+async def run_fanout(b: Bench, watchers: int, writes: int) -> None:
+    lat, from_send = await b.fanout(watchers, writes, 10.0)
+    key = "watch_200" if watchers <= 200 else "watch_1000"
+    deliveries = len(lat)
+    per = b.fanout_cpu / deliveries * 1e6 if deliveries else float("nan")
+    print(f"  watch fan-out, {watchers:>4} watchers x {writes} creates at 10/s: ack->event p50 {ms(pct(lat, 50))}"
+          f"  p99 {ms(pct(lat, 99))}; send->event p50 {ms(pct(from_send, 50))}  p99 {ms(pct(from_send, 99))}"
+          f" ({deliveries} deliveries; server CPU {b.fanout_cpu:.2f} s = {per:.0f} us/delivery)"
+          f"    [k8s ({key.split('_')[1]} watchers, ack->event): {BASELINE[key]}]", flush=True)
+    await b.delete_configmaps()
+
+
+async def run(srv: KubeliteServer, quick: bool, fanout_only: list[int] | None = None, watcher_procs: int = 4) -> None:
     ctx = ssl.create_default_context(cafile=str(srv.ca_cert))
-    b = Bench(srv, ctx)
+    b = Bench(srv, ctx, watcher_procs=watcher_procs)
     srv.request("POST", "/api/v1/namespaces", {"metadata": {"name": "bench"}})
+    if fanout_only:
+        for watchers in fanout_only:
+            await run_fanout(b, watchers, 30 if quick else 100)
+        return
     proc = psutil.Process(srv.proc.pid) if srv.proc else None
     idle_rss = proc.memory_info().rss / 2**20 if proc else 0.0
     sizes = {1: 100, 16: 600, 64: 1300} if quick else {1: 500, 16: 3000, 64: 6500}
@@ -189,14 +256,7 @@ async def run(srv: KubeliteServer, quick: bool) -> None:
     print(f"  LIST {count} pods ({size / 1e6:.1f} MB): from store {ms(t_store)}, RV=0 from cache {ms(t_cache)} "
           f"({count0} items)    [k8s: {BASELINE['list']}]", flush=True)
     for watchers in ((50, 200) if quick else (200, 1000)):
-        writes = 30 if quick else 100
-        lat, from_send = await b.fanout(watchers, writes, 10.0)
-        key = "watch_200" if watchers <= 200 else "watch_1000"
-        print(f"  watch fan-out, {watchers:>4} watchers x {writes} creates at 10/s: ack->event p50 {ms(pct(lat, 50))}"
-              f"  p99 {ms(pct(lat, 99))}; send->event p50 {ms(pct(from_send, 50))}  p99 {ms(pct(from_send, 99))}"
-              f" ({len(lat)} deliveries)    [k8s ({key.split('_')[1]} watchers, ack->event): {BASELINE[key]}]",
-              flush=True)
-        await b.delete_configmaps()
+        await run_fanout(b, watchers, 30 if quick else 100)
     rss = proc.memory_info().rss / 2**20 if proc else 0.0
     print(f"  apiserver RSS: idle {idle_rss:.0f} MiB, after the run {rss:.0f} MiB    [k8s: {BASELINE['rss']}]")
 
@@ -205,7 +265,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller sizes (about a minute)")
     ap.add_argument("--datastore", choices=("sqlite", "etcd", "both"), default="both")
+    ap.add_argument("--fanout-only", metavar="N[,N...]", default=None,
+                    help="only the watch fan-out, with these watcher counts (e.g. 1000)")
+    ap.add_argument("--watcher-procs", type=int, default=4, help="processes the watchers run in (default 4)")
     args = ap.parse_args()
+    fanout_only = [int(n) for n in args.fanout_only.split(",")] if args.fanout_only else None
     kinds = ("sqlite", "etcd") if args.datastore == "both" else (args.datastore,)
     for kind in kinds:
         cluster = None
@@ -219,7 +283,7 @@ def main() -> int:
         try:
             srv.start()
             print(f"kubelite apiserver, datastore {kind}{' (quick)' if args.quick else ''}:", flush=True)
-            asyncio.run(run(srv, args.quick))
+            asyncio.run(run(srv, args.quick, fanout_only, args.watcher_procs))
         finally:
             srv.cleanup()
             if cluster is not None:

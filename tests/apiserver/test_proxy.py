@@ -22,10 +22,12 @@ class StandInKubelet:
 
     def __init__(self) -> None:
         self.requests: list[str] = []
+        self.auth: list[str] = []
         self.exit_code = 0
 
     async def logs(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(str(request.rel_url))
+        self.auth.append(request.headers.get("Authorization", ""))
         resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
         await resp.prepare(request)
         await resp.write(b"line 1\n")
@@ -36,6 +38,7 @@ class StandInKubelet:
 
     async def exec(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(str(request.rel_url))
+        self.auth.append(request.headers.get("Authorization", ""))
         ws = web.WebSocketResponse(protocols=("v5.channel.k8s.io",))
         await ws.prepare(request)
         command = " ".join(request.query.getall("command"))
@@ -112,6 +115,9 @@ async def test_logs_and_exec_are_relayed(server: KubeliteServer, kubectl: Kubect
     assert rc == 0, err
     assert out == "ran: echo hi\n"
     assert stand_in.requests[-1].startswith("/exec/default/p1/c1?")
+
+    # the admin token rides along with the client certificate, for kubelets that check tokens
+    assert set(stand_in.auth) == {f"Bearer {server.token}"}
 
     stand_in.exit_code = 3
     rc, out, err = await run(kubectl, "exec", "p1", "--", "false")

@@ -252,6 +252,12 @@ def apply_defaults(api_version: str, kind: str, obj: dict[str, Any]) -> None:
         _defaults.apply_defaults(api_version, kind, obj)
 
 
+def apply_update_defaults(api_version: str, kind: str, obj: dict[str, Any], old: dict[str, Any]) -> None:
+    """Carry server-allocated values an update left out (a Service's clusterIP, nodePorts) over from `old`."""
+    if _defaults is not None and hasattr(_defaults, "apply_update_defaults"):
+        _defaults.apply_update_defaults(api_version, kind, obj, old)
+
+
 def _causes(items: Any) -> list[dict[str, str]]:
     out = []
     for c in items or []:

@@ -190,3 +190,23 @@ def write_kubeconfig(ident: Identity, server_url: str) -> None:
         "preferences": {},
     }
     _write_private(ident.kubeconfig, yaml.safe_dump(config, sort_keys=False).encode())
+
+
+def issue_client_certificate(data_dir: Path, cn: str, orgs: list[str], out_dir: Path) -> tuple[Path, Path]:
+    """A client certificate signed by the data directory's CA (e.g. CN system:node:<name>, O system:nodes).
+
+    Written to `out_dir/<cn>.crt|key` (":" replaced): for nodes and tests that must act as a user
+    other than admin. Blocking file and key work: call it in a thread from async code.
+    """
+    tls = data_dir / "tls"
+    ca = x509.load_pem_x509_certificate((tls / "ca.crt").read_bytes())
+    loaded = serialization.load_pem_private_key((tls / "ca.key").read_bytes(), None)
+    if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{tls / 'ca.key'}: not an EC private key")
+    crt, key = _issue(ca, loaded, cn, orgs, None, server=False)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = cn.replace(":", "_").replace("/", "_")
+    crt_path, key_path = out_dir / f"{stem}.crt", out_dir / f"{stem}.key"
+    _write_private(key_path, key)
+    crt_path.write_bytes(crt)
+    return crt_path, key_path

@@ -1,4 +1,4 @@
-"""`kubelite server`: run the API server until SIGINT/SIGTERM."""
+"""`kubelite server`: run the API server (+ embedded scheduler and controllers) until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from pathlib import Path
 
 import click
 
+from kubelite.apiserver.controlplane import ControlPlaneConfig, post_start_hooks
 from kubelite.apiserver.server import ServerConfig, run_server
+from kubelite.controllers.command import Duration
 from kubelite.storage import StoreUnavailableError
 
 
@@ -28,17 +30,43 @@ from kubelite.storage import StoreUnavailableError
               help="Seconds between watch BOOKMARK events (for watchers that allow them).")
 @click.option("--watch-cache-size", type=click.IntRange(10, None), default=20000, show_default=True,
               help="Events each resource's watch cache keeps for resuming watches (older -> 410 Expired).")
+@click.option("--disable-scheduler", is_flag=True,
+              help="Do not run the embedded scheduler (e.g. when `kubelite scheduler` runs on its own).")
+@click.option("--disable-controllers", is_flag=True,
+              help="Do not run the embedded controller manager (e.g. when `kubelite controller-manager` runs).")
+@click.option("--node-monitor-grace-period", type=Duration(), default="40s", show_default=True,
+              help="Silence after which a node is marked NotReady/Unknown (embedded controllers).")
+@click.option("--default-not-ready-toleration-seconds", "--pod-eviction-timeout", "toleration", type=Duration(),
+              default="300s", show_default=True,
+              help="How long pods without their own toleration stay on a not-ready/unreachable node.")
+@click.option("--leader-elect-lease-duration", "lease_duration", type=Duration(), default="10s", show_default=True,
+              help="Lease of the embedded scheduler/controller manager: a standby takes over this long after "
+                   "the leader's last renewal.")
 @click.option("-v", "--verbose", is_flag=True, help="Log at debug level.")
 def server(data_dir: Path, bind_address: str, port: int, datastore: str | None, token: str | None,
-           advertise_host: str | None, bookmark_interval: float, watch_cache_size: int, verbose: bool) -> None:
-    """Run the API server (HTTPS, bearer token and client-certificate authentication)."""
+           advertise_host: str | None, bookmark_interval: float, watch_cache_size: int, disable_scheduler: bool,
+           disable_controllers: bool, node_monitor_grace_period: float, toleration: float, lease_duration: float,
+           verbose: bool) -> None:
+    """Run the API server (HTTPS, bearer token and client-certificate authentication), with the
+    scheduler and the controller manager behind leader election unless disabled."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if token is not None and not token.strip():
         raise click.BadParameter("must not be empty", param_hint="--token")
+    if node_monitor_grace_period <= 0:
+        raise click.BadParameter("must be > 0", param_hint="--node-monitor-grace-period")
+    if toleration < 0:
+        raise click.BadParameter("must be >= 0", param_hint="--default-not-ready-toleration-seconds")
+    if lease_duration < 1:
+        raise click.BadParameter("must be at least 1s", param_hint="--leader-elect-lease-duration")
+    control_plane = ControlPlaneConfig(
+        scheduler=not disable_scheduler, controllers=not disable_controllers,
+        node_monitor_grace_period=node_monitor_grace_period, default_toleration_seconds=toleration,
+        lease_duration=lease_duration, renew_deadline=lease_duration * 0.7,
+        retry_period=min(2.0, lease_duration * 0.2))
     config = ServerConfig(data_dir=data_dir.resolve(), bind_address=bind_address, port=port, datastore=datastore,
                           token=token, advertise_host=advertise_host, bookmark_interval=bookmark_interval,
-                          watch_history=watch_cache_size)
+                          watch_history=watch_cache_size, post_start=post_start_hooks(control_plane))
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -12,6 +12,7 @@ import orjson
 
 from kubelite import GIT_VERSION, KUBERNETES_VERSION
 from kubelite.api.resources import GROUP_VERSIONS, RESOURCES, Resource
+from kubelite.apiserver import metricsapi
 
 AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 AGGREGATED_V2BETA1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
@@ -77,12 +78,18 @@ def _group(name: str, versions: list[str]) -> dict[str, Any]:
     return {"name": name, "versions": vs, "preferredVersion": vs[0]}
 
 
+def _served_groups() -> dict[str, list[str]]:
+    """The stored groups plus metrics.k8s.io (served from the kubelets, not from storage)."""
+    return {**_groups(), metricsapi.GROUP: [metricsapi.VERSION]}
+
+
 def api_group_list() -> dict[str, Any]:
-    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group(g, vs) for g, vs in _groups().items()]}
+    return {"kind": "APIGroupList", "apiVersion": "v1",
+            "groups": [_group(g, vs) for g, vs in _served_groups().items()]}
 
 
 def api_group(name: str) -> dict[str, Any] | None:
-    versions = _groups().get(name)
+    versions = _served_groups().get(name)
     if not versions:
         return None
     return {"kind": "APIGroup", "apiVersion": "v1", **_group(name, versions)}
@@ -116,6 +123,8 @@ def aggregated(core: bool, content_type: str) -> dict[str, Any]:
             vs.append({"version": v, "freshness": "Current",
                        "resources": [_aggregated_resource(r) for r in RESOURCES if r.api_version == gv]})
         items.append({"metadata": {"name": g, "creationTimestamp": None}, "versions": vs})
+    if not core:
+        items.append(metricsapi.aggregated_group())
     return {"kind": "APIGroupDiscoveryList", "apiVersion": api_version, "metadata": {}, "items": items}
 
 
@@ -133,8 +142,9 @@ class DiscoveryCache:
             doc = resource_list(gv)
             if doc is not None:
                 self.lists[gv] = orjson.dumps(doc)
+        self.lists[metricsapi.GROUP_VERSION] = orjson.dumps(metricsapi.resource_list())
         self.groups: dict[str, bytes] = {}
-        for g in _groups():
+        for g in _served_groups():
             doc = api_group(g)
             if doc is not None:
                 self.groups[g] = orjson.dumps(doc)

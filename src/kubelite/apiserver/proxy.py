@@ -46,9 +46,20 @@ def kubelet_base(node: dict[str, Any]) -> str:
     return f"https://{host}:{port}"
 
 
+def wire_close_code(code: int | None) -> int:
+    """A close code we may send: 1005/1006 (and other reserved codes) only describe a close locally."""
+    if code is None or code in (1005, 1006):
+        return 1000
+    if 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999:
+        return code
+    return 1011
+
+
 class KubeletProxy:
-    def __init__(self, rest: Any, client_cert: tuple[str, str] | None = None) -> None:
+    def __init__(self, rest: Any, client_cert: tuple[str, str] | None = None, token: str | None = None) -> None:
         self.rest = rest
+        #: sent as `Authorization: Bearer` besides the client certificate, for kubelets that check tokens
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.ssl = ssl.create_default_context()
         self.ssl.check_hostname = False
         self.ssl.verify_mode = ssl.CERT_NONE
@@ -64,6 +75,19 @@ class KubeletProxy:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+    async def get_json(self, node: dict[str, Any], path: str, limit: float) -> Any:
+        """GET a kubelet JSON endpoint of `node` (e.g. /stats/summary) with the proxy's credentials.
+
+        Raises ApiError (503) when the node has no endpoint, OSError/aiohttp errors when the kubelet
+        is unreachable or slow (callers that poll many nodes skip those), ValueError on a bad body.
+        """
+        url = kubelet_base(node) + path
+        async with self.session().get(url, ssl=self.ssl, headers=self.headers,
+                                      timeout=aiohttp.ClientTimeout(total=limit)) as resp:
+            if resp.status != 200:
+                raise OSError(f"kubelet answered {resp.status} for {path}")
+            return await resp.json(content_type=None)
 
     async def _target(self, ns: str, name: str, container: str | None) -> tuple[str, str, dict[str, Any]]:
         pod = await self.rest.get_object(PODS, ns, name)
@@ -120,7 +144,7 @@ class KubeletProxy:
 
     async def _stream(self, request: web.Request, url: str, params: list[tuple[str, str]]) -> web.StreamResponse:
         try:
-            upstream = await self.session().get(url, params=params, ssl=self.ssl)
+            upstream = await self.session().get(url, params=params, ssl=self.ssl, headers=self.headers)
         except (aiohttp.ClientError, OSError) as e:
             raise errors.unavailable(f"error dialing kubelet: {e}") from e
         try:
@@ -148,6 +172,7 @@ class KubeletProxy:
         try:
             upstream = await self.session().ws_connect(url.replace("https://", "wss://", 1), params=params,
                                                        ssl=self.ssl, protocols=offered, autoping=True,
+                                                       headers=self.headers,
                                                        heartbeat=None, max_msg_size=0)
         except aiohttp.WSServerHandshakeError as e:
             raise ApiError(e.status if e.status >= 400 else 502, "InternalError",
@@ -176,7 +201,7 @@ class KubeletProxy:
                 t.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
-            code = upstream.close_code or 1000
+            code = wire_close_code(upstream.close_code)
             with contextlib.suppress(Exception):
                 await upstream.close()
             with contextlib.suppress(Exception):

@@ -72,6 +72,8 @@ class Options:
     field_validation: str = "Strict"
     force: bool = False
     warnings: list[str] = field(default_factory=list)
+    #: the authenticated user's name ("" for the server's own writes)
+    user: str = ""
 
 
 def write_options(q: Any, default_manager: str) -> Options:
@@ -85,6 +87,43 @@ def write_options(q: Any, default_manager: str) -> Options:
     force = q.get("force", "false")
     return Options(dry_run=bool(dry), field_manager=q.get("fieldManager", "") or default_manager,
                    field_validation=fv, force=force in ("true", "1"))
+
+
+USER_KEY = "kubelite.user"
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+
+
+def request_options(request: web.Request) -> Options:
+    """write_options for a request, with the authenticated user (set by the server) filled in."""
+    opts = write_options(request.query, "")
+    user = request.get(USER_KEY)
+    opts.user = getattr(user, "name", "") or ""
+    return opts
+
+
+def check_mirror_pod(old: dict[str, Any], new: dict[str, Any], user: str) -> None:
+    """Mirror pods (static pods' API copies) belong to their node.
+
+    The mirror annotation cannot be added, changed or removed (422, Kubernetes' own messages),
+    and only the node itself (user system:node:<name>) may change a mirror pod's spec (403).
+    """
+    old_ann = ((old.get("metadata") or {}).get("annotations") or {})
+    new_ann = ((new.get("metadata") or {}).get("annotations") or {})
+    if not isinstance(new_ann, dict):
+        return
+    name = (old.get("metadata") or {}).get("name", "")
+    fld = f"metadata.annotations[{MIRROR_ANNOTATION}]"
+    if MIRROR_ANNOTATION in old_ann and new_ann.get(MIRROR_ANNOTATION) != old_ann[MIRROR_ANNOTATION]:
+        raise errors.invalid(PODS, name, [{"reason": "FieldValueForbidden", "field": fld,
+                                           "message": "Forbidden: may not remove or update mirror pod annotation"}])
+    if MIRROR_ANNOTATION in new_ann and MIRROR_ANNOTATION not in old_ann:
+        raise errors.invalid(PODS, name, [{"reason": "FieldValueForbidden", "field": fld,
+                                           "message": "Forbidden: may not add mirror pod annotation"}])
+    if MIRROR_ANNOTATION in old_ann and new.get("spec") != old.get("spec"):
+        node = (old.get("spec") or {}).get("nodeName") or ""
+        if not node or user != f"system:node:{node}":
+            raise errors.forbidden(PODS, name, f"the spec of a mirror pod can only be changed by its node "
+                                   f"(edit the static pod manifest on node {node or '<none>'})")
 
 
 def parse_path(path: str) -> Target | None:
@@ -189,6 +228,32 @@ def _int_param(q: Any, name: str) -> int | None:
         return int(v)
     except ValueError as e:
         raise errors.bad_request(f"invalid value for {name}: {v!r}") from e
+
+
+#: a live watcher whose connection holds more unsent bytes than this is dropped (it re-watches)
+MAX_WATCH_BUFFER = 16 * 1024 * 1024
+
+
+def _chunk_sink(transport: asyncio.BaseTransport | None) -> Callable[[bytes], bool]:
+    """Write already chunk-framed watch lines straight to the connection (see Watcher.sink).
+
+    Synchronous on purpose: the watch cache writes one event to a thousand watchers without
+    a task switch per watcher. Returns False when the connection is gone or the client reads
+    too slowly (its unsent bytes passed MAX_WATCH_BUFFER); the watcher is then closed.
+    """
+    if not isinstance(transport, asyncio.WriteTransport):
+        return lambda chunk: False
+    tr = transport
+
+    def sink(chunk: bytes) -> bool:
+        if tr.is_closing():
+            return False
+        if tr.get_write_buffer_size() > MAX_WATCH_BUFFER:
+            log.warning("dropping a watcher whose connection has %d unsent bytes", tr.get_write_buffer_size())
+            return False
+        tr.write(chunk)
+        return True
+    return sink
 
 
 class Rest:
@@ -490,12 +555,15 @@ class Rest:
                 after = int(rv_param)
             except ValueError as e:
                 raise errors.bad_request(f"invalid resourceVersion {rv_param!r}") from e
+        format_key = (t.res.api_version, fmt, include)
+        group_key = (t.namespace, t.name, q.get("labelSelector", ""), q.get("fieldSelector", ""), format_key)
         watcher = Watcher(namespace=t.namespace, label_match=label_match, field_match=field_match,
                           fields_of=self.fields_fn(t.res), encode=self._encoder(t.res, fmt, include),
-                          format_key=(t.res.api_version, fmt, include), after=after, bookmarks=bookmarks)
+                          format_key=format_key, after=after, bookmarks=bookmarks, group_key=group_key)
         resp = web.StreamResponse(status=200, headers={"Content-Type": JSON, "Cache-Control": "no-cache"})
         resp.enable_chunked_encoding()
-        await resp.prepare(request)
+        await resp.prepare(request)  # (sends the headers: from here on the body is ours to write)
+        watcher.sink = _chunk_sink(request.transport)
         try:
             cache.add_watcher(watcher, initial=rv_param in ("", "0"))
         except CompactedError as e:
@@ -516,10 +584,12 @@ class Rest:
                         await resp.write(b"".join(chunks))
                     elif watcher.bookmark_due:
                         watcher.bookmark_due = False
+                        watcher.flush()  # lines the cache has not written yet come first
                         bookmark_obj["metadata"]["resourceVersion"] = str(max(cache.revision, watcher.after))
                         await resp.write(b'{"type":"BOOKMARK","object":' + orjson.dumps(bookmark_obj) + b"}\n")
                     if watcher.closed and not watcher.pending:
                         break
+                    watcher.go_live()
         except TimeoutError:
             pass  # timeoutSeconds (or the server's own limit) reached: end the stream cleanly
         except (ConnectionResetError, asyncio.CancelledError):
@@ -533,7 +603,7 @@ class Rest:
     async def create(self, request: web.Request, t: Target) -> web.StreamResponse:
         body = await self.read_body(request)
         obj = self.decode_object(body, request.headers.get("Content-Type", ""))
-        opts = write_options(request.query, "")
+        opts = request_options(request)
         if t.sub is not None or t.name is not None:
             raise errors.method_not_allowed()
         created = await self.create_object(t.res, t.namespace, obj, opts)
@@ -586,18 +656,27 @@ class Rest:
             obj["status"] = {"phase": "Active"}
         elif res.kind == "Pod":
             obj["status"] = {"phase": "Pending"}
-        try:
-            adapters.apply_defaults(res.api_version, res.kind, obj)
-        except Exception:  # noqa: BLE001
-            log.exception("defaulting %s failed", res.kind)
+        generated = bool(gen_name and not name)
+        if res is SERVICES and not generated and await self.store.get(self.key(res, ns, name)) is not None:
+            # an existing name is a 409, whatever the body asks for (e.g. a ClusterIP it already holds)
+            raise errors.already_exists(res, name)
+        template = obj
         for attempt in range(8):
-            if gen_name and not name:
+            # Name and uid come before defaulting: Job defaulting builds its controller-uid
+            # selector and job-name labels from them. A generateName retry starts afresh.
+            obj = orjson.loads(orjson.dumps(template)) if generated else template
+            meta = obj["metadata"]
+            if generated:
                 meta["name"] = gen_name + objects.new_uid().replace("-", "")[:5]
             final_name = meta["name"]
+            meta["uid"] = objects.new_uid()
+            try:
+                adapters.apply_defaults(res.api_version, res.kind, obj)
+            except Exception:  # noqa: BLE001
+                log.exception("defaulting %s failed", res.kind)
             causes = self._validate_create(res, obj)
             if causes:
                 raise errors.invalid(res, final_name, causes)
-            meta["uid"] = objects.new_uid()
             if opts.field_manager:
                 try:
                     adapters.record_update_manager(None, obj, opts.field_manager, res.api_version)
@@ -693,13 +772,35 @@ class Rest:
             if added:
                 raise errors.forbidden(res, old_meta.get("name", ""), "no new finalizers can be added if the "
                                        "object is being deleted, found new finalizers " + str(sorted(added)))
-        if sub != "finalize":  # (defaulting would put the "kubernetes" finalizer right back)
+        if sub == "status":
+            # A status write keeps the stored spec as it is: defaulting may only touch the status
+            # (re-defaulting the spec could change e.g. a Job's template: 422 "field is immutable").
+            defaulted = orjson.loads(orjson.dumps(new))
             try:
-                adapters.apply_defaults(res.api_version, res.kind, new)
+                adapters.apply_defaults(res.api_version, res.kind, defaulted)
             except Exception:  # noqa: BLE001
                 log.exception("defaulting %s failed", res.kind)
+            if "status" in defaulted:
+                new["status"] = defaulted["status"]
+        elif sub != "finalize":  # (defaulting would put the "kubernetes" finalizer right back)
+            try:
+                adapters.apply_defaults(res.api_version, res.kind, new)
+                adapters.apply_update_defaults(res.api_version, res.kind, new, old)
+            except Exception:  # noqa: BLE001
+                log.exception("defaulting %s failed", res.kind)
+            if res is NAMESPACES:
+                # spec.finalizers changes only through /finalize (Kubernetes' namespace strategy);
+                # defaulting would otherwise refill a list the namespace controller emptied
+                old_spec, spec = old.get("spec") or {}, new.get("spec")
+                if isinstance(spec, dict):
+                    if "finalizers" in old_spec:
+                        spec["finalizers"] = old_spec["finalizers"]
+                    else:
+                        spec.pop("finalizers", None)
         if sub != "status":
             self.check_unknown(res, objects.to_external(res, new), opts)
+            if res is PODS:
+                check_mirror_pod(old, new, opts.user)
         try:
             causes = adapters.validate_update(res.api_version, res.kind, objects.to_external(res, new),
                                               objects.to_external(res, old))
@@ -787,7 +888,7 @@ class Rest:
         assert t.name is not None
         body = await self.read_body(request)
         obj = self.decode_object(body, request.headers.get("Content-Type", ""))
-        opts = write_options(request.query, "")
+        opts = request_options(request)
         if t.sub == "scale":
             return json_response(await self.update_scale(t, obj, opts))
         self.check_type(t.res, obj, t.sub)
@@ -819,9 +920,8 @@ class Rest:
             raise errors.unsupported_media_type(ct)
         body = await self.read_body(request)
         patch = self.decode_body(body, ct)
-        q = request.query
         is_apply = ct == "application/apply-patch+yaml"
-        opts = write_options(q, "")
+        opts = request_options(request)
         if is_apply and not opts.field_manager:
             raise errors.bad_request("PATCH requests with apply content type require fieldManager to be set "
                                      "(e.g. ?fieldManager=kubectl)")
@@ -872,7 +972,7 @@ class Rest:
             return json_response(self.scale_of(res, obj))
 
         apply_opts = Options(opts.dry_run, "" if is_apply else opts.field_manager, opts.field_validation,
-                             opts.force, opts.warnings)
+                             opts.force, opts.warnings, opts.user)
         if ct == "application/merge-patch+json" or ct == "application/strategic-merge-patch+json":
             self.check_unknown(res, {"apiVersion": res.api_version, "kind": res.kind, **patch}, opts)
         try:

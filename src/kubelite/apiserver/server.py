@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import ipaddress
 import logging
 import socket
 import ssl
@@ -23,14 +24,15 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from kubelite.api.resources import ENDPOINTS, NAMESPACES, RESOURCES, SERVICES, Resource
-from kubelite.apiserver import adapters, discovery, errors, objects
+from kubelite.api.resources import ENDPOINTS, ENDPOINTSLICES, NAMESPACES, RESOURCES, SERVICES, Resource
+from kubelite.apiserver import adapters, discovery, errors, metricsapi, objects
 from kubelite.apiserver.allocator import ServiceAllocator
 from kubelite.apiserver.certs import KUBERNETES_SERVICE_IP, Identity, ensure_identity
 from kubelite.apiserver.errors import ApiError
 from kubelite.apiserver.metrics import Metrics, TimedStore
+from kubelite.apiserver.metricsapi import MetricsApi
 from kubelite.apiserver.proxy import KubeletProxy
-from kubelite.apiserver.rest import JSON, MAX_BODY, Options, Rest, Target, json_response, parse_path
+from kubelite.apiserver.rest import JSON, MAX_BODY, USER_KEY, Options, Rest, Target, json_response, parse_path
 from kubelite.apiserver.watchcache import WatchCache, decode
 from kubelite.storage import Store, open_store
 
@@ -80,6 +82,7 @@ class ApiServer:
         self.allocator = ServiceAllocator()
         self.rest: Rest | None = None
         self.proxy: KubeletProxy | None = None
+        self.metrics_api: MetricsApi | None = None
         self.runner: web.AppRunner | None = None
         self.port = config.port
         self._post_tasks: list[asyncio.Task[None]] = []
@@ -124,10 +127,12 @@ class ApiServer:
             if prefix not in self.caches:
                 self.caches[prefix] = WatchCache(self.store, prefix, cfg.watch_history, cfg.bookmark_interval)
         await asyncio.gather(*(c.start() for c in self.caches.values()))
-        self.proxy = KubeletProxy(None, (str(self.identity.admin_cert), str(self.identity.admin_key)))
+        self.proxy = KubeletProxy(None, (str(self.identity.admin_cert), str(self.identity.admin_key)),
+                                  self.identity.token)
         self.rest = Rest(self.store, self.caches, self.allocator, cfg.bookmark_interval,
                          on_watch=lambda d: self.metrics.watches.inc(d))
         self.proxy.rest = self.rest
+        self.metrics_api = MetricsApi(self.rest, self.proxy)
         svc_cache = self.caches[SERVICES.storage_prefix()]
         self.allocator.load(list(svc_cache.objects.values()))
         await self._bootstrap()
@@ -184,30 +189,79 @@ class ApiServer:
             with contextlib.suppress(ApiError):
                 await self.rest.create_object(NAMESPACES, None, {"apiVersion": "v1", "kind": "Namespace",
                                                                   "metadata": {"name": ns}}, Options())
+        await self._reconcile_kubernetes_service()
+
+    async def advertised_ip(self) -> str:
+        """The IP the `kubernetes` Service's endpoints point at: --advertise-host (resolved when it
+        is a name), else the bind address, else 127.0.0.1 for a wildcard bind."""
+        host = self.config.advertise_host or self.config.bind_address
+        if host in ("0.0.0.0", "::", "", "localhost"):
+            return "127.0.0.1"
+        try:
+            return str(ipaddress.ip_address(host.strip("[]")))
+        except ValueError:
+            pass
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except OSError:
+            log.warning("cannot resolve advertised host %r; the kubernetes endpoints use 127.0.0.1", host)
+            return "127.0.0.1"
+        v4 = [i[4][0] for i in infos if i[0] == socket.AF_INET]
+        return str(v4[0] if v4 else infos[0][4][0]) if infos else "127.0.0.1"
+
+    async def _reconcile_kubernetes_service(self) -> None:
+        """`default/kubernetes`: the Service (10.43.0.1:443), its Endpoints and its EndpointSlice,
+        pointing at this apiserver's advertised address and port, as kube-apiserver keeps them."""
+        assert self.rest is not None
+        ip = await self.advertised_ip()
+        ports = [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": self.port}]
         svc = {"apiVersion": "v1", "kind": "Service",
                "metadata": {"name": "kubernetes", "namespace": "default",
                             "labels": {"component": "apiserver", "provider": "kubernetes"}},
                "spec": {"type": "ClusterIP", "clusterIP": KUBERNETES_SERVICE_IP, "sessionAffinity": "None",
-                        "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": self.port}]}}
-        with contextlib.suppress(ApiError):
-            await self.rest.create_object(SERVICES, "default", svc, Options())
-        host = self.config.advertise_host or self.config.bind_address
-        if host in ("0.0.0.0", "::", "localhost"):
-            host = "127.0.0.1"
-        ep = {"apiVersion": "v1", "kind": "Endpoints",
-              "metadata": {"name": "kubernetes", "namespace": "default"},
-              "subsets": [{"addresses": [{"ip": host}],
-                           "ports": [{"name": "https", "port": self.port, "protocol": "TCP"}]}]}
-        key = ENDPOINTS.storage_key("default", "kubernetes")
-        assert self.store is not None
-        current = await self.store.get(key)
-        if current is None:
-            with contextlib.suppress(ApiError):
-                await self.rest.create_object(ENDPOINTS, "default", ep, Options())
-        elif decode(current.value, current.mod_revision).get("subsets") != ep["subsets"]:
-            with contextlib.suppress(ApiError):
-                await self.rest.modify(ENDPOINTS, "default", "kubernetes", None, Options(),
-                                       lambda cur: {**cur, "subsets": ep["subsets"]})
+                        "ports": ports}}
+
+        def fix_service(cur: dict[str, Any]) -> dict[str, Any]:
+            cur.setdefault("spec", {})["ports"] = ports
+            return cur
+
+        await self._ensure(SERVICES, svc, lambda cur: (cur.get("spec") or {}).get("ports") == ports, fix_service)
+
+        subsets = [{"addresses": [{"ip": ip}], "ports": [{"name": "https", "port": self.port, "protocol": "TCP"}]}]
+        ep = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {
+            "name": "kubernetes", "namespace": "default",
+            "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}}, "subsets": subsets}
+        await self._ensure(ENDPOINTS, ep, lambda cur: cur.get("subsets") == subsets,
+                           lambda cur: {**cur, "subsets": subsets})
+
+        family = "IPv6" if ":" in ip else "IPv4"
+        endpoints = [{"addresses": [ip], "conditions": {"ready": True}}]
+        slice_ports = [{"name": "https", "port": self.port, "protocol": "TCP"}]
+        es = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+              "metadata": {"name": "kubernetes", "namespace": "default",
+                           "labels": {"kubernetes.io/service-name": "kubernetes"}},
+              "addressType": family, "endpoints": endpoints, "ports": slice_ports}
+
+        def slice_ok(cur: dict[str, Any]) -> bool:
+            return (cur.get("addressType") == family and cur.get("ports") == slice_ports
+                    and [e.get("addresses") for e in cur.get("endpoints") or []] == [[ip]])
+
+        await self._ensure(ENDPOINTSLICES, es, slice_ok,
+                           lambda cur: {**cur, "addressType": family, "endpoints": endpoints, "ports": slice_ports})
+
+    async def _ensure(self, res: Resource, want: dict[str, Any], good: Callable[[dict[str, Any]], bool],
+                      fix: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        """Create `want`, or fix the stored object when `good` says it is out of date."""
+        assert self.rest is not None and self.store is not None
+        meta = want["metadata"]
+        kv = await self.store.get(res.storage_key(meta.get("namespace"), meta["name"]))
+        try:
+            if kv is None:
+                await self.rest.create_object(res, meta.get("namespace"), want, Options())
+            elif not good(decode(kv.value, kv.mod_revision)):
+                await self.rest.modify(res, meta.get("namespace"), meta["name"], None, Options(), fix)
+        except ApiError as e:  # another apiserver sharing the store got there first, or a bad object
+            log.warning("bootstrap of %s default/%s: %s", res.plural, meta["name"], e)
 
     # ------------------------------------------------------------------ requests
     def authenticate(self, request: web.Request) -> User | None:
@@ -244,6 +298,7 @@ class ApiServer:
                 user = self.authenticate(request)
                 if user is None:
                     raise errors.unauthorized()
+                request[USER_KEY] = user
                 t = parse_path(path)
                 if t is None:
                     resp = await self.handle_nonresource(request, path, user)
@@ -282,6 +337,9 @@ class ApiServer:
         assert d is not None
         path = path.rstrip("/") or "/"
         method = request.method
+        if path.startswith(metricsapi.PREFIX + "/"):
+            assert self.metrics_api is not None
+            return await self.metrics_api.handle(request, path)
         if method == "GET":
             if path in ("/api", "/apis"):
                 ct = discovery.wants_aggregated(request.headers.get("Accept", ""))

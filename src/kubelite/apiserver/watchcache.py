@@ -79,7 +79,19 @@ class Watcher:
                  field_match: Callable[[dict[str, str]], bool] | None,
                  fields_of: Callable[[dict[str, Any]], dict[str, str]],
                  encode: Callable[[str, dict[str, Any]], bytes], format_key: Hashable,
-                 after: int, max_queue: int = 10000, bookmarks: bool = False) -> None:
+                 after: int, max_queue: int = 10000, bookmarks: bool = False,
+                 group_key: Hashable | None = None) -> None:
+        #: watchers with equal group keys (same namespace, selectors and format) see the same
+        #: lines: the cache filters and encodes once per group, not once per watcher
+        self.group_key: Hashable = group_key if group_key is not None else object()
+        #: once live, lines bypass `pending` and the handler: the cache writes them (already
+        #: HTTP-chunk framed) straight to the connection with `sink`, batched per loop iteration
+        self.sink: Callable[[bytes], bool] | None = None
+        self.live = False
+        self.out: list[bytes] = []
+        #: something was sent since the last bookmark tick (bookmarks are for idle watchers)
+        self.sent = False
+        self._cache: WatchCache | None = None
         self.namespace = namespace
         self.label_match = label_match
         self.field_match = field_match
@@ -105,11 +117,11 @@ class Watcher:
             return False
         return not (self.field_match is not None and not self.field_match(fields()))
 
-    def offer(self, ev: CachedEvent) -> None:
-        """Filter one event and queue what this watcher should see of it."""
-        if self.closed or ev.revision <= self.after:
-            return
+    def select(self, ev: CachedEvent) -> str | None:
+        """The event type this watcher's filter turns `ev` into (None: not for this watcher).
 
+        DELETED for an object that stops matching, ADDED for one that starts matching.
+        """
         def new_fields() -> dict[str, str]:
             if ev._fields is None:
                 ev._fields = self.fields_of(ev.obj)
@@ -121,17 +133,46 @@ class Watcher:
             return ev._prev_fields
 
         if ev.type == DELETED:
-            if self.matches(ev.obj, new_fields):
-                self._put(ev.encoded(self, DELETED, ev.obj))
-            return
+            return DELETED if self.matches(ev.obj, new_fields) else None
         now = self.matches(ev.obj, new_fields)
         was = ev.prev is not None and self.matches(ev.prev, old_fields)
-        if now and was:
-            self._put(ev.encoded(self, MODIFIED, ev.obj))
-        elif now:
-            self._put(ev.encoded(self, ADDED, ev.obj))
-        elif was:
-            self._put(ev.encoded(self, DELETED, ev.obj))
+        if now:
+            return MODIFIED if was else ADDED
+        return DELETED if was else None
+
+    def offer(self, ev: CachedEvent) -> None:
+        """Filter one event and queue what this watcher should see of it."""
+        if self.closed or ev.revision <= self.after:
+            return
+        type_ = self.select(ev)
+        if type_ is not None:
+            self._put(ev.encoded(self, type_, ev.obj))
+
+    def deliver(self, data: bytes, framed: bytes) -> None:
+        """A line the cache selected for this watcher's group: `framed` is it as an HTTP chunk."""
+        if not self.live:
+            self._put(data)
+            return
+        if not self.out and self._cache is not None:
+            self._cache.dirty.append(self)
+        self.out.append(framed)
+
+    def flush(self) -> None:
+        """Write the framed lines the cache delivered (live mode) in one write."""
+        out = self.out
+        if not out:
+            return
+        self.out = []
+        self.sent = True
+        assert self.sink is not None
+        if not self.closed and not self.sink(out[0] if len(out) == 1 else b"".join(out)):
+            self.close()
+
+    def go_live(self) -> None:
+        """From now on the cache writes to the connection itself (the handler has written
+        everything queued before, so the order of lines is kept)."""
+        if self.sink is not None and not self.pending and not self.closed:
+            self.live = True
 
     def _put(self, data: bytes) -> None:
         if len(self.pending) >= self.max_queue:
@@ -139,6 +180,7 @@ class Watcher:
             self.close()
             return
         self.pending.append(data)
+        self.sent = True
         self._wake()
 
     def _wake(self) -> None:
@@ -187,6 +229,11 @@ class WatchCache:
         #: the oldest revision a watch may resume from
         self.oldest = 0
         self.watchers: set[Watcher] = set()
+        #: watchers by group key (dicts as ordered sets)
+        self.groups: dict[Hashable, dict[Watcher, None]] = {}
+        #: live watchers with lines to write at the end of this loop iteration
+        self.dirty: list[Watcher] = []
+        self._flush_scheduled = False
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._bookmarks: asyncio.Task[None] | None = None
@@ -204,9 +251,13 @@ class WatchCache:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+        self._drop_all()
+
+    def _drop_all(self) -> None:
         for w in list(self.watchers):
             w.close()
         self.watchers.clear()
+        self.groups.clear()
 
     async def _load(self) -> None:
         result = await self.store.list(self.prefix)
@@ -230,9 +281,8 @@ class WatchCache:
                 log.exception("watch cache %s: store watch failed; re-listing", self.prefix)
             await asyncio.sleep(0.5)
             # Watchers cannot be told what they missed: end their streams so they re-list.
-            for w in list(self.watchers):
-                w.close()
-            self.watchers.clear()
+            self._flush()
+            self._drop_all()
             with contextlib.suppress(Exception):
                 await self._load()
 
@@ -241,9 +291,10 @@ class WatchCache:
         while True:
             await asyncio.sleep(self.bookmark_interval)
             for w in self.watchers:
-                if w.bookmarks and not w.pending:
+                if w.bookmarks and not w.pending and not w.out and not w.sent:
                     w.bookmark_due = True
                     w._wake()
+                w.sent = False
 
     def _apply(self, etype: EventType, key: str, value: bytes, revision: int) -> None:
         self._encoded.pop(key, None)
@@ -259,8 +310,12 @@ class WatchCache:
             self.oldest = self.history[0].revision
         self.history.append(ev)
         self.revision = revision
-        for w in self.watchers:
-            w.offer(ev)
+        for members in self.groups.values():
+            self._fan_out(ev, members)
+        if self.dirty and not self._flush_scheduled:
+            # one write per connection for everything applied in this loop iteration
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
         if self._revision_waiters:
             keep = []
             for rev, fut in self._revision_waiters:
@@ -270,6 +325,26 @@ class WatchCache:
                 else:
                     keep.append((rev, fut))
             self._revision_waiters = keep
+
+    @staticmethod
+    def _fan_out(ev: CachedEvent, members: dict[Watcher, None]) -> None:
+        """Filter and encode once for a group of identical watchers; hand the line to each."""
+        leader = next(iter(members))
+        type_ = leader.select(ev)
+        if type_ is None:
+            return
+        data = ev.encoded(leader, type_, ev.obj)
+        framed = b"%x\r\n%b\r\n" % (len(data), data)
+        revision = ev.revision
+        for w in members:
+            if revision > w.after and not w.closed:
+                w.deliver(data, framed)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        dirty, self.dirty = self.dirty, []
+        for w in dirty:
+            w.flush()
 
     async def wait_for(self, revision: int, limit: float = 3.0) -> bool:
         """Wait until the cache has seen `revision` (for read-your-writes on RV=0 lists)."""
@@ -297,10 +372,17 @@ class WatchCache:
             for ev in self.history:
                 if ev.revision > w.after:
                     w.offer(ev)
+        w._cache = self
         self.watchers.add(w)
+        self.groups.setdefault(w.group_key, {})[w] = None
 
     def remove_watcher(self, w: Watcher) -> None:
         self.watchers.discard(w)
+        members = self.groups.get(w.group_key)
+        if members is not None:
+            members.pop(w, None)
+            if not members:
+                del self.groups[w.group_key]
         w.close()
 
     def snapshot(self, namespace: str | None) -> list[dict[str, Any]]:

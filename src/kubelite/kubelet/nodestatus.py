@@ -203,9 +203,15 @@ class ConditionTracker:
 
     states: dict[str, ConditionState] = field(default_factory=dict)
 
-    def conditions(self, readings: Readings, runtime_ready: bool, runtime_message: str, now: datetime) -> list[dict]:
+    def conditions(self, readings: Readings, runtime_ready: bool, runtime_message: str, now: datetime,
+                   network_ready: bool | None = None) -> list[dict]:
         stamp = rfc3339(now)
         wanted = _wanted_conditions(readings, runtime_ready, runtime_message)
+        if network_ready is not None:
+            # NetworkUnavailable first, as the real kubelet lists it
+            wanted = {"NetworkUnavailable": ("False", "RouteCreated", "kubelite wrote the CNI configuration")
+                      if network_ready else ("True", "NoRouteCreated", "waiting for the node's podCIDR"),
+                      **wanted}
         out = []
         for type_, (status, reason, message) in wanted.items():
             prev = self.states.get(type_)

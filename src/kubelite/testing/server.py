@@ -33,11 +33,19 @@ def free_port() -> int:
 
 
 class KubeliteServer:
-    """One `kubelite server` child process with its own data directory and port."""
+    """One `kubelite server` child process with its own data directory and port.
+
+    The embedded scheduler and controller manager are OFF unless asked for (`control_plane=True`,
+    or `scheduler=True` / `controllers=True`): most tests start their own, as separate processes,
+    and two schedulers would race for the same pods. Durations take Go syntax ("3s", "40s").
+    """
 
     def __init__(self, data_dir: str | Path | None = None, datastore: str | None = None,
                  token: str | None = None, port: int | None = None, extra_args: list[str] | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, *, control_plane: bool = False,
+                 scheduler: bool | None = None, controllers: bool | None = None,
+                 node_monitor_grace_period: str | None = None, pod_eviction_timeout: str | None = None,
+                 lease_duration: str | None = None) -> None:
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="kubelite-server-"))
         self.datastore = datastore
@@ -45,7 +53,34 @@ class KubeliteServer:
         self.port = port or free_port()
         self.extra_args = extra_args or []
         self.env = env or {}
+        self.scheduler = control_plane if scheduler is None else scheduler
+        self.controllers = control_plane if controllers is None else controllers
+        self.control_plane_args: list[str] = []
+        if not self.scheduler:
+            self.control_plane_args.append("--disable-scheduler")
+        if not self.controllers:
+            self.control_plane_args.append("--disable-controllers")
+        for flag, value in (("--node-monitor-grace-period", node_monitor_grace_period),
+                            ("--pod-eviction-timeout", pod_eviction_timeout),
+                            ("--leader-elect-lease-duration", lease_duration)):
+            if value is not None:
+                self.control_plane_args += [flag, value]
         self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def kill(self) -> None:
+        """SIGKILL (a crash, for fail-over tests); the process is reaped."""
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.kill(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
 
     @property
     def url(self) -> str:
@@ -75,7 +110,7 @@ class KubeliteServer:
 
     def start(self, timeout: float = 30.0) -> KubeliteServer:
         args = [sys.executable, "-m", "kubelite", "server", "--data-dir", str(self.data_dir),
-                "--port", str(self.port), *self.extra_args]
+                "--port", str(self.port), *self.control_plane_args, *self.extra_args]
         if self.datastore:
             args += ["--datastore", self.datastore]
         if self.token_arg:

@@ -1,0 +1,1 @@
+"""Simulated nodes: `kubelite sim` (see fleet.py)."""

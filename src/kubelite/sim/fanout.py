@@ -1,0 +1,185 @@
+"""One watch of all bound pods for a whole fleet of simulated nodes, dispatched by spec.nodeName.
+
+Why: each kubelet keeps an informer on ``pods`` with ``fieldSelector=spec.nodeName=<node>``.
+Five thousand such informers would be five thousand LISTs and watch streams, and the API
+server would test every pod event against five thousand watch filters. Kubemark's hollow
+nodes pay that; one process hosting them all need not.
+
+`PodFanout` runs ONE informer on pods with a node (``spec.nodeName!=``) and indexes them by node.
+`NodeClient` is what each simulated node's kubelet gets as its API client: every call goes to
+the shared `ApiClient`, except the kubelet's own pod LIST and WATCH, which it serves from the
+fanout (same shapes, same resourceVersions), so the kubelet code runs unchanged.
+
+`NodeClient` also keeps the node's last written Lease and renews from it (one PUT per renewal,
+a GET only after a conflict), as the real kubelet's lease controller does (`latestLease`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from kubelite.api.resources import LEASES, PODS, Resource
+from kubelite.client.informer import Informer
+from kubelite.client.lister import index_by_node_name
+from kubelite.client.rest import ApiClient, ApiError, WatchEvent, is_conflict, is_not_found
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+NODE_INDEX = "spec.nodeName"
+LEASE_NAMESPACE = "kube-node-lease"
+
+
+def _node_of(pod: Obj) -> str:
+    return str((pod.get("spec") or {}).get("nodeName") or "")
+
+
+class PodFanout:
+    """A shared informer on bound pods; per-node event queues for the nodes' own informers."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.informer = Informer(client, PODS, field_selector="spec.nodeName!=")
+        self.informer.store.add_index(NODE_INDEX, index_by_node_name)
+        self.informer.add_handler(self._on_add, self._on_update, self._on_delete)
+        self._subscribers: dict[str, asyncio.Queue[WatchEvent]] = {}
+        self.events_dispatched = 0
+
+    async def start(self) -> None:
+        await self.informer.start()
+
+    async def stop(self) -> None:
+        await self.informer.stop()
+        self._subscribers.clear()
+
+    async def wait_synced(self) -> None:
+        while not await self.informer.wait_synced(timeout=5):
+            log.info("waiting for the shared pod informer to sync")
+
+    # -- dispatch (synchronous informer handlers) -------------------------------------------------
+
+    def _send(self, type_: str, pod: Obj) -> None:
+        queue = self._subscribers.get(_node_of(pod))
+        if queue is not None:
+            queue.put_nowait(WatchEvent(type_, pod))
+            self.events_dispatched += 1
+
+    def _on_add(self, pod: Obj) -> None:
+        self._send("ADDED", pod)
+
+    def _on_update(self, old: Obj, new: Obj) -> None:
+        self._send("MODIFIED", new)
+
+    def _on_delete(self, pod: Obj) -> None:
+        self._send("DELETED", pod)
+
+    # -- what a node's informer sees ----------------------------------------------------------------
+
+    def snapshot(self, node: str) -> tuple[list[Obj], str, asyncio.Queue[WatchEvent]]:
+        """The node's pods, the resourceVersion they are at, and a queue of every later change.
+
+        Taken in one synchronous step, so nothing falls between the list and the watch.
+        """
+        queue: asyncio.Queue[WatchEvent] = asyncio.Queue()
+        self._subscribers[node] = queue
+        items = self.informer.store.by_index(NODE_INDEX, node)
+        return items, self.informer.last_resource_version or "0", queue
+
+    def subscription(self, node: str) -> asyncio.Queue[WatchEvent]:
+        queue = self._subscribers.get(node)
+        if queue is None:
+            queue = self._subscribers[node] = asyncio.Queue()
+        return queue
+
+    def unsubscribe(self, node: str, queue: asyncio.Queue[WatchEvent]) -> None:
+        if self._subscribers.get(node) is queue:
+            del self._subscribers[node]
+
+
+class NodeClient:
+    """The API client of one simulated node: the shared client, with pods and the lease served locally.
+
+    Duck-typed as an `ApiClient` (attribute access falls through to the shared client).
+    """
+
+    def __init__(self, client: ApiClient, fanout: PodFanout, node: str) -> None:
+        self._client = client
+        self._fanout = fanout
+        self._node = node
+        self._selector = f"spec.nodeName={node}"
+        self._lease: Obj | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def _is_own_pods(self, res: Resource, namespace: str | None, field_selector: str | None,
+                     label_selector: str | None) -> bool:
+        return res is PODS and not namespace and field_selector == self._selector and not label_selector
+
+    # -- pods: from the fanout ---------------------------------------------------------------------
+
+    async def list(self, res: Resource, namespace: str | None = None, *, label_selector: str | None = None,
+                   field_selector: str | None = None, resource_version: str | None = None,
+                   limit: int | None = None, continue_token: str | None = None) -> Obj:
+        if not self._is_own_pods(res, namespace, field_selector, label_selector):
+            return await self._client.list(res, namespace, label_selector=label_selector,
+                                           field_selector=field_selector, resource_version=resource_version,
+                                           limit=limit, continue_token=continue_token)
+        await self._fanout.wait_synced()
+        items, rv, _ = self._fanout.snapshot(self._node)
+        return {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": rv}, "items": items}
+
+    async def watch(self, res: Resource, namespace: str | None = None, *, resource_version: str | None = None,
+                    label_selector: str | None = None, field_selector: str | None = None,
+                    allow_bookmarks: bool = True, timeout_seconds: int | None = None) -> AsyncIterator[WatchEvent]:
+        if not self._is_own_pods(res, namespace, field_selector, label_selector):
+            async for event in self._client.watch(res, namespace, resource_version=resource_version,
+                                                  label_selector=label_selector, field_selector=field_selector,
+                                                  allow_bookmarks=allow_bookmarks,
+                                                  timeout_seconds=timeout_seconds):
+                yield event
+            return
+        queue = self._fanout.subscription(self._node)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._fanout.unsubscribe(self._node, queue)
+
+    # -- the node's Lease: renew from the last one written -----------------------------------------
+
+    def _own_lease(self, res: Resource, name: str, namespace: str | None) -> bool:
+        return res is LEASES and name == self._node and namespace == LEASE_NAMESPACE
+
+    async def get(self, res: Resource, name: str, namespace: str | None = None, *,
+                  subresource: str | None = None) -> Obj:
+        if subresource is None and self._lease is not None and self._own_lease(res, name, namespace):
+            lease = self._lease
+            return {**lease, "metadata": dict(lease["metadata"]), "spec": dict(lease["spec"])}
+        return await self._client.get(res, name, namespace, subresource=subresource)
+
+    async def create(self, res: Resource, obj: Obj, namespace: str | None = None, *,
+                     subresource: str | None = None, name: str | None = None) -> Obj:
+        created = await self._client.create(res, obj, namespace, subresource=subresource, name=name)
+        if subresource is None and self._own_lease(res, str(created["metadata"].get("name")), namespace):
+            self._lease = created
+        return created
+
+    async def replace(self, res: Resource, obj: Obj, namespace: str | None = None, *,
+                      subresource: str | None = None) -> Obj:
+        own = subresource is None and self._own_lease(res, str((obj.get("metadata") or {}).get("name")), namespace)
+        try:
+            replaced = await self._client.replace(res, obj, namespace, subresource=subresource)
+        except ApiError as err:
+            if own and (is_conflict(err) or is_not_found(err)):
+                self._lease = None  # someone else wrote it: read it again next time
+            raise
+        if own:
+            self._lease = replaced
+        return replaced
+
+    def forget_lease(self) -> None:
+        self._lease = None
+

@@ -1,0 +1,192 @@
+"""A fleet of simulated nodes in one process: the real kubelet `Agent` over the `sim` runtime.
+
+Each node is a `kubelite.kubelet.Agent` (registration, Lease renewal, node status, pod workers,
+PLEG, events) given a `SimRuntime` and made-up host facts instead of containerd and psutil.
+What the nodes share: one `ApiClient` (one connection pool) and one pod informer (`PodFanout`,
+see fanout.py). What a node costs: its Agent's few tasks, its Lister of its own pods, and its
+SimRuntime's records.
+
+Stopping a node (or the process) stops its tasks and forgets its runtime, and writes nothing:
+to the control plane the node just went silent, like a crashed machine. Its Node, Lease and
+pods stay until the node lifecycle controller acts.
+
+Addresses: node i says its InternalIP is 172.16.0.0 + i + 1 and runs its pods in the /24 number
+i of 10.128.0.0/9 (32768 nodes at most). The sim does not wait for the node IPAM controller's
+podCIDR (whose 10.42.0.0/16 holds only 256 nodes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import ipaddress
+import logging
+import platform
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+from kubelite.client.rest import ApiClient
+from kubelite.kubelet.agent import Agent
+from kubelite.kubelet.nodestatus import HostFacts, Readings
+from kubelite.runtime.sim import SimRuntime
+from kubelite.sim.fanout import NodeClient, PodFanout
+
+log = logging.getLogger(__name__)
+
+NODE_IP_BASE = ipaddress.IPv4Address("172.16.0.1")
+POD_CIDR_BASE = ipaddress.IPv4Network("10.128.0.0/9")
+MAX_NODES = 2 ** (24 - POD_CIDR_BASE.prefixlen)
+START_BATCH = 250
+SIM_READINGS = Readings(memory_available_bytes=64 << 30, nodefs_available_fraction=0.9,
+                        pids_available_fraction=0.99)
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """What every simulated node of a fleet looks like."""
+
+    name_prefix: str = "sim-"
+    cpu: int = 32
+    memory_bytes: int = 128 << 30
+    ephemeral_storage_bytes: int = 100 << 30
+    max_pods: int = 110
+    start_latency: float = 0.2
+    relist_period: float = 1.0
+    lease_renew_interval: float = 10.0
+    status_report_interval: float = 60.0
+    #: node number offset, so that several sim processes can share a server without clashing
+    first_index: int = 0
+
+    def __post_init__(self) -> None:
+        if self.cpu < 1:
+            raise ValueError("--cpu must be at least 1")
+        if self.memory_bytes < 256 << 20:
+            raise ValueError("--memory must be at least 256Mi")
+        if not 1 <= self.max_pods <= 250_000:
+            raise ValueError("--pods must be between 1 and 250000")
+        if self.start_latency < 0:
+            raise ValueError("--start-latency must not be negative")
+        if self.relist_period <= 0 or self.lease_renew_interval <= 0:
+            raise ValueError("periods must be positive")
+
+
+def pod_cidr(index: int) -> str:
+    """The /24 that node number `index` runs its pods in."""
+    if not 0 <= index < MAX_NODES:
+        raise ValueError(f"node index {index} out of range (at most {MAX_NODES} simulated nodes)")
+    return str(ipaddress.IPv4Network((int(POD_CIDR_BASE.network_address) + index * 256, 24)))
+
+
+def host_facts(name: str, index: int, config: SimConfig) -> HostFacts:
+    """Made-up, stable facts of a simulated machine."""
+    machine_id = f"{index + 1:032x}"
+    return HostFacts(
+        hostname=name,
+        internal_ip=str(NODE_IP_BASE + index),
+        cpu_cores=config.cpu,
+        memory_bytes=config.memory_bytes,
+        ephemeral_storage_bytes=config.ephemeral_storage_bytes,
+        machine_id=machine_id,
+        system_uuid=f"{machine_id[:8]}-{machine_id[8:12]}-{machine_id[12:16]}-{machine_id[16:20]}-{machine_id[20:]}",
+        boot_id=f"{index + 1:08x}-0000-4000-8000-000000000000",
+        kernel_version=platform.release(),
+        os_image="kubelite simulated node",
+    )
+
+
+_AGENT_TAKES_MAX_PODS = "max_pods" in inspect.signature(Agent).parameters
+
+
+def _apply_max_pods(agent: Agent, max_pods: int) -> None:
+    """Make the node advertise `max_pods` (until the Agent takes a max_pods argument itself).
+
+    Called right after `Agent.start()` returns: registration runs in a task that has not run yet.
+    """
+    value = str(max_pods)
+    if agent.heartbeat is not None:
+        status = agent.heartbeat.node["status"]
+        status["capacity"]["pods"] = value
+        status["allocatable"]["pods"] = value
+    if agent.pods is not None:
+        agent.pods.node_allocatable["pods"] = value
+
+
+class SimFleet:
+    """N simulated nodes sharing one ApiClient and one pod informer."""
+
+    def __init__(self, client: ApiClient, config: SimConfig | None = None, data_dir: str | Path | None = None) -> None:
+        self.client = client
+        self.config = config or SimConfig()
+        self._own_dir = data_dir is None
+        self.data_dir = Path(data_dir) if data_dir is not None else Path(tempfile.mkdtemp(prefix="kubelite-sim-"))
+        self.fanout = PodFanout(client)
+        self.agents: dict[str, Agent] = {}
+        self._started = False
+
+    def node_name(self, index: int) -> str:
+        return f"{self.config.name_prefix}{self.config.first_index + index}"
+
+    async def start(self, count: int) -> list[str]:
+        """Start `count` more nodes; returns their names once their kubelets run (registration follows)."""
+        if count < 0:
+            raise ValueError("the number of nodes must not be negative")
+        if not self._started:
+            await self.fanout.start()
+            self._started = True
+        first = len(self.agents)
+        if self.config.first_index + first + count > MAX_NODES:
+            raise ValueError(f"at most {MAX_NODES} simulated nodes (node numbers from --first-index)")
+        names: list[str] = []
+        for batch in range(first, first + count, START_BATCH):
+            # concurrently: each start waits on a thread (its scratch directory), so batches overlap
+            names += await asyncio.gather(*(self._start_node(i)
+                                            for i in range(batch, min(first + count, batch + START_BATCH))))
+        return names
+
+    async def _start_node(self, i: int) -> str:
+        c = self.config
+        index = c.first_index + i
+        name = self.node_name(i)
+        cidr = pod_cidr(index)
+        runtime = SimRuntime(cidr, start_latency=c.start_latency, cpu_count=c.cpu, memory_bytes=c.memory_bytes,
+                             node_name=name)
+        extra = {"max_pods": c.max_pods} if _AGENT_TAKES_MAX_PODS else {}
+        agent = Agent(
+            cast(ApiClient, NodeClient(self.client, self.fanout, name)), name, self.data_dir / name,
+            runtime=runtime, pod_cidr=cidr, host_facts=host_facts(name, index, c), readings=SIM_READINGS,
+            relist_period=c.relist_period, kubelet_server=False, lease_renew_interval=c.lease_renew_interval,
+            status_report_interval=c.status_report_interval, **extra,  # type: ignore[arg-type]
+        )
+        await agent.start()
+        if not _AGENT_TAKES_MAX_PODS:
+            _apply_max_pods(agent, c.max_pods)
+        self.agents[name] = agent
+        return name
+
+    def registered(self) -> int:
+        """How many nodes have registered with the API server."""
+        return sum(1 for a in self.agents.values() if a.heartbeat is not None and a.heartbeat.registered.is_set())
+
+    def running_pods(self) -> int:
+        return sum(len(a.pods.pods()) for a in self.agents.values() if a.pods is not None)
+
+    async def kill(self, name: str) -> None:
+        """Make one node go silent, like a crashed machine (nothing is written to the API)."""
+        agent = self.agents.pop(name, None)
+        if agent is None:
+            raise KeyError(f"no simulated node named {name!r}")
+        await agent.stop(remove_pods=False)
+
+    async def stop(self) -> None:
+        """Silence every node (no API writes), then the shared informer."""
+        agents, self.agents = list(self.agents.values()), {}
+        await asyncio.gather(*(a.stop(remove_pods=False) for a in agents), return_exceptions=True)
+        if self._started:
+            await self.fanout.stop()
+            self._started = False
+        if self._own_dir:
+            import shutil
+
+            await asyncio.to_thread(shutil.rmtree, self.data_dir, True)
