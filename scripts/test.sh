@@ -11,7 +11,7 @@ ruff check src tests bench || exit 1
 echo "== mypy"
 mypy src/kubelite || exit 1
 echo "== pytest"
-python -m pytest -q -p no:cacheprovider "$@" tests
+python -m pytest -q -p no:cacheprovider --durations=20 "$@" tests
 rc=$?
 if [ $rc -eq 5 ]; then
     echo "pytest ran no tests: failing"
