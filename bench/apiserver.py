@@ -1,13 +1,15 @@
 """Benchmark the kubelite API server the way docs/baselines.md measured the real one.
 
-    .venv/bin/python bench/apiserver.py [--quick] [--datastore sqlite|etcd|both] [--fanout-only 200,1000]
+    .venv/bin/python bench/apiserver.py [--quick] [--datastore sqlite|etcd|both]
+                                        [--fanout-only 200,1000] [--watcher-procs 4]
 
 Starts a real `kubelite server` subprocess (SQLite, and/or etcd from Debian's binary), drives it
 with aiohttp clients (HTTP/1.1 keep-alive, JSON, one connection per client), and prints:
 pod creates/s with p50/p99 at 1, 16 and 64 clients; GETs/s; LIST of N pods from the store and
 from the watch cache (resourceVersion=0); watch fan-out latency (write acknowledged -> event read
-by each watcher) for 200 and 1000 watchers; the apiserver's RSS. Real-Kubernetes figures from
-/work/shared/docs/baselines.md are printed beside ours.
+by each watcher) for 200 and 1000 watchers, with the watchers in --watcher-procs child processes,
+and the server's CPU time per delivered event; the apiserver's RSS. Real-Kubernetes figures from
+/work/shared/docs/baselines.md are printed beside ours. --fanout-only runs just the fan-out.
 """
 
 from __future__ import annotations

@@ -89,7 +89,8 @@ def write_options(q: Any, default_manager: str) -> Options:
                    field_validation=fv, force=force in ("true", "1"))
 
 
-USER_KEY = "kubelite.user"
+#: where the server keeps the authenticated user (server.User) on the request
+USER_KEY: web.RequestKey[Any] = web.RequestKey("kubelite.user", object)
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
 
