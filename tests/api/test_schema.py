@@ -154,7 +154,7 @@ def test_kubectl_apply_is_validated_by_the_server_and_reapplies_with_merge_keys(
                    "  - {name: c, imagee: nginx}\n")
     r = kubectl("apply", "-f", str(bad))
     assert r.rc != 0
-    assert 'unknown field ".spec.containers[0].imagee"' in r.out
+    assert 'unknown field "spec.containers[0].imagee"' in r.out
     manifest = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
                 "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n"
                 "    spec:\n      containers:\n      - name: c\n        image: IMAGE\n"
