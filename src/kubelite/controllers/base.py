@@ -199,3 +199,36 @@ async def patch_owner_refs(client: Any, res: Resource, obj: Obj, refs: list[dict
             return None
         raise
     return out
+
+
+class OwnedPodEvents:
+    """Pod informer handlers for a controller that owns pods (Job, DaemonSet): map a pod event to
+    its controlling owner's key, tell the expectations what was observed, and enqueue the owner."""
+
+    def __init__(self, owner_kind: str, queue: RateLimitingQueue, expectations: Expectations) -> None:
+        self.owner_kind = owner_kind
+        self.queue = queue
+        self.expectations = expectations
+
+    def owner_key(self, pod: Mapping[str, Any]) -> str | None:
+        ref = controller_ref(pod)
+        if ref is None or ref.get("kind") != self.owner_kind:
+            return None
+        return f"{meta(pod).get('namespace')}/{ref.get('name')}"
+
+    def on_add(self, pod: Obj) -> None:
+        key = self.owner_key(pod)
+        if key is not None:
+            self.expectations.creation_observed(key)
+            self.queue.add(key)
+
+    def on_update(self, old: Obj, new: Obj) -> None:
+        key = self.owner_key(new)
+        if key is not None:
+            self.queue.add(key)
+
+    def on_delete(self, pod: Obj) -> None:
+        key = self.owner_key(pod)
+        if key is not None:
+            self.expectations.deletion_observed(key, key_of(pod))
+            self.queue.add(key)

@@ -21,7 +21,7 @@ from kubelite.api.resources import DAEMONSETS, NODES, PODS
 from kubelite.client.informer import InformerFactory
 from kubelite.client.lister import index_by_owner_uid
 from kubelite.client.rest import ApiError, is_not_found
-from kubelite.controllers.base import Controller, Expectations, NullRecorder, Recorder
+from kubelite.controllers.base import Controller, Expectations, NullRecorder, OwnedPodEvents, Recorder
 from kubelite.controllers.deployment import pod_template_hash, resolve_int_or_percent
 from kubelite.controllers.util import (
     Obj,
@@ -84,7 +84,8 @@ class DaemonSetController(Controller):
         self.pod_lister.add_index("owner-uid", index_by_owner_uid)
         ds_informer.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self._on_ds_delete)
         node_informer.add_handler(self._enqueue_all, self._on_node_update, self._enqueue_all)
-        pod_informer.add_handler(self._on_pod_add, lambda old, new: self._on_pod(new), self._on_pod_delete)
+        owned_pods = OwnedPodEvents("DaemonSet", self.queue, self.expectations)
+        pod_informer.add_handler(owned_pods.on_add, owned_pods.on_update, owned_pods.on_delete)
 
     def _on_ds_delete(self, ds: Obj) -> None:
         self.expectations.forget(key_of(ds))
@@ -100,29 +101,6 @@ class DaemonSetController(Controller):
 
         if fields(old) != fields(new):
             self._enqueue_all(new)
-
-    def _owner_key(self, pod: Mapping[str, Any]) -> str | None:
-        ref = controller_ref(pod)
-        if ref is None or ref.get("kind") != "DaemonSet":
-            return None
-        return f"{meta(pod).get('namespace')}/{ref.get('name')}"
-
-    def _on_pod_add(self, pod: Obj) -> None:
-        key = self._owner_key(pod)
-        if key is not None:
-            self.expectations.creation_observed(key)
-            self.queue.add(key)
-
-    def _on_pod(self, pod: Obj) -> None:
-        key = self._owner_key(pod)
-        if key is not None:
-            self.queue.add(key)
-
-    def _on_pod_delete(self, pod: Obj) -> None:
-        key = self._owner_key(pod)
-        if key is not None:
-            self.expectations.deletion_observed(key, key_of(pod))
-            self.queue.add(key)
 
     # -- reconcile -----------------------------------------------------------------------------
 

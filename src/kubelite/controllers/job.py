@@ -17,7 +17,7 @@ from kubelite.api.resources import JOBS, PODS
 from kubelite.client.informer import InformerFactory
 from kubelite.client.lister import index_by_owner_uid
 from kubelite.client.rest import ApiError, is_not_found
-from kubelite.controllers.base import Controller, Expectations, NullRecorder, Recorder
+from kubelite.controllers.base import Controller, Expectations, NullRecorder, OwnedPodEvents, Recorder
 from kubelite.controllers.util import (
     Obj,
     WallClock,
@@ -67,33 +67,11 @@ class JobController(Controller):
         self.pod_lister = pod_informer.store      # pods, by owner uid
         self.pod_lister.add_index("owner-uid", index_by_owner_uid)
         job_informer.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self._on_job_delete)
-        pod_informer.add_handler(self._on_pod_add, lambda old, new: self._on_pod(new), self._on_pod_delete)
+        owned_pods = OwnedPodEvents("Job", self.queue, self.expectations)
+        pod_informer.add_handler(owned_pods.on_add, owned_pods.on_update, owned_pods.on_delete)
 
     def _on_job_delete(self, job: Obj) -> None:
         self.expectations.forget(key_of(job))
-
-    def _owner_key(self, pod: Mapping[str, Any]) -> str | None:
-        ref = controller_ref(pod)
-        if ref is None or ref.get("kind") != "Job":
-            return None
-        return f"{meta(pod).get('namespace')}/{ref.get('name')}"
-
-    def _on_pod_add(self, pod: Obj) -> None:
-        key = self._owner_key(pod)
-        if key is not None:
-            self.expectations.creation_observed(key)
-            self.queue.add(key)
-
-    def _on_pod(self, pod: Obj) -> None:
-        key = self._owner_key(pod)
-        if key is not None:
-            self.queue.add(key)
-
-    def _on_pod_delete(self, pod: Obj) -> None:
-        key = self._owner_key(pod)
-        if key is not None:
-            self.expectations.deletion_observed(key, key_of(pod))
-            self.queue.add(key)
 
     # -- reconcile -----------------------------------------------------------------------------
 
