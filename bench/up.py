@@ -1,6 +1,6 @@
 """How fast `kubelite up` gives a usable cluster, and what it costs at idle.
 
-    sudo .venv/bin/python bench/up.py [--runs 3]
+    sudo .venv/bin/python bench/up.py [--runs 3] [--nodes 1]
 
 For a new cluster (fresh data dir: certificates, images built) and a resumed one (`up` again
 on the same dir), it prints the time from starting `kubelite up` to the API answering, to the
@@ -75,12 +75,12 @@ class Api:
         return status, payload if raw else json.loads(payload or b"{}")
 
 
-def one_run(data_dir: Path) -> dict[str, float]:
+def one_run(data_dir: Path, nodes: int = 1) -> dict[str, float]:
     api = Api(data_dir)
     t0 = time.monotonic()
     out = open(data_dir.parent / "up.out", "ab")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen([sys.executable, "-m", "kubelite", "up", "--data-dir", str(data_dir), "--node-name", NODE,
-                             "--port", "0", "--kubelet-port", "0"], stdout=out, stderr=subprocess.STDOUT,
+                             "--nodes", str(nodes), "--port", "0", "--kubelet-port", "0"], stdout=out, stderr=subprocess.STDOUT,
                             start_new_session=True)
     out.close()
     result: dict[str, float] = {}
@@ -127,6 +127,7 @@ def one_run(data_dir: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description="kubelite up: time to Ready / first pod, idle RSS")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--nodes", type=int, default=1, help="nodes of the cluster (Ready: the first one)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/up.py needs root (kubelite up runs containerd)")
@@ -136,15 +137,15 @@ def main() -> None:
     try:
         for _ in range(args.runs):
             data_dir = base / "data"
-            rows["new cluster"].append(one_run(data_dir))
-            rows["resumed"].append(one_run(data_dir))
+            rows["new cluster"].append(one_run(data_dir, args.nodes))
+            rows["resumed"].append(one_run(data_dir, args.nodes))
             subprocess.run([sys.executable, "-m", "kubelite", "down", "--purge", "--data-dir", str(data_dir)],
                            capture_output=True, timeout=120)
     finally:
         subprocess.run([sys.executable, "-m", "kubelite", "down", "--data-dir", str(base / "data")],
                        capture_output=True, timeout=120)
         shutil.rmtree(base, ignore_errors=True)
-    print(f"kubelite up, {args.runs} runs each (median; seconds from starting `kubelite up`)")
+    print(f"kubelite up --nodes {args.nodes}, {args.runs} runs each (median; seconds from starting `kubelite up`)")
     print(f"{'':14}{'API answers':>12}{'node Ready':>12}{'pod Running':>13}{'RSS kubelite':>14}{'RSS containerd':>16}")
     for name, runs in rows.items():
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}

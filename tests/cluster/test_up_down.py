@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from kubelite.cluster.config import ClusterConfig
 from kubelite.testing.kubectl import Kubectl
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
@@ -124,6 +125,10 @@ def test_up_runs_a_cluster_and_down_stops_it_cleanly(data_dir: Path, node: str) 
             assert "kube-apiserver is healthy" in logs
             assert kubectl("run", "keep", "--image=kubelite.local/busybox:1.35", "--", "sleep", "3600").rc == 0
             wait_for(kubectl, ["get", "pod", "keep"], "Running")
+            # the node runs cluster DNS and kube-proxy: a pod finds the API server's Service by name
+            assert Path(f"/run/netns/{ClusterConfig(data_dir=data_dir).bridge_netns}").exists()
+            wait_for(kubectl, ["exec", "keep", "--", "nslookup", "kubernetes.default.svc.cluster.local"],
+                     "Address: 10.43.0.1")
             # a second `up` on the same data dir refuses to start
             again = kubelite("up", "--data-dir", str(data_dir))
             assert again.returncode != 0 and "already running" in again.stderr
@@ -135,6 +140,7 @@ def test_up_runs_a_cluster_and_down_stops_it_cleanly(data_dir: Path, node: str) 
         assert up.proc.wait(30) == 0
         assert "kubelite: stopped" in up.text()
         assert not Path(f"/run/netns/kubelite-{node}").exists()
+        assert not Path(f"/run/netns/{ClusterConfig(data_dir=data_dir).bridge_netns}").exists()
         assert not (data_dir / "kubelite.pid").exists()
         leftovers = subprocess.run(["pgrep", "-f", str(data_dir)], capture_output=True, text=True).stdout.split()
         assert leftovers == []

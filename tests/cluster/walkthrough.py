@@ -89,8 +89,9 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<id>"),
     (re.compile(r"\b[0-9a-f]{16,}\b"), "<id>"),
     (re.compile(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(/\d+)?\b"), "<ip>"),
-    (re.compile(r"(?<![\w.])\d+(\.\d+)?(ms|s|m|h|d)(\d+(s|m|h))?\b"), "<age>"),
+    # pod-name suffixes first: "myweb-1885d" would otherwise read as an age
     (re.compile(r"\b(myweb|web)-[a-z0-9]{5}\b"), r"\1-<rand>"),
+    (re.compile(r"(?<![\w.])\d+(\.\d+)?(ms|s|m|h|d)(\d+(s|m|h))?\b"), "<age>"),
     (re.compile(r"\(x\d+ over <age>\)"), "<age>"),
     (re.compile(r"\(\d+%\)"), "(<pct>)"),
     (re.compile(r"\b\d+(\.\d+){2,}\S*"), "<ver>"),

@@ -29,6 +29,10 @@ class FlakyRuntime(SimRuntime):
 
     down = False
 
+    def change_token(self) -> int:
+        # going down (or up) is a change the kubelet's relist must see
+        return super().change_token() * 2 + int(self.down)
+
     async def list_pod_sandboxes(self, labels: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
         if self.down:
             from kubelite.runtime.types import UnavailableError

@@ -384,3 +384,36 @@ async def test_static_pods_run_while_the_api_server_is_unreachable(tmp_path: Pat
         assert sandbox.name == f"etcd-{NODE}"
     finally:
         await stop_node(node)
+
+
+class CountingSim(SimRuntime):
+    """The simulated runtime, counting the node-wide listings (what the PLEG relist costs)."""
+
+    def __init__(self) -> None:
+        super().__init__(CIDR, start_latency=0.0, node_name=NODE)
+        self.full_listings = 0
+
+    async def list_containers(self, sandbox_id: str | None = None,
+                              labels: dict[str, str] | None = None) -> list[Any]:
+        if sandbox_id is None and S.LABEL_POD_UID not in (labels or {}):
+            self.full_listings += 1
+        return await super().list_containers(sandbox_id, labels)
+
+
+async def test_the_relist_skips_a_runtime_where_nothing_changed(tmp_path: Path) -> None:
+    runtime = CountingSim()
+    pm = PodManager(runtime, node_name=NODE, data_dir=tmp_path, manage_files=False)
+    await pm.relist()
+    assert runtime.full_listings == 1
+    await pm.relist()
+    await pm.relist()
+    assert runtime.full_listings == 1  # the change token said nothing happened
+    # something changes in the runtime: the next relist lists again, and sees it
+    await runtime.run_pod_sandbox(PodSandboxConfig(name="p", uid="uid-p", namespace="default",
+                                                   labels={S.LABEL_POD_UID: "uid-p", S.LABEL_MANAGED: "true"}))
+    await pm.relist()
+    assert runtime.full_listings == 2 and "uid-p" in pm._signatures
+    await pm.relist()
+    assert runtime.full_listings == 2
+    await pm.relist(force=True)  # the periodic full relist (the runtime health check) still lists
+    assert runtime.full_listings == 3

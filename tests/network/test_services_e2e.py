@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -219,16 +220,29 @@ def test_a_pod_failing_its_readiness_probe_gets_no_traffic(cluster: NetCluster) 
         cluster.k("delete", "pod", "web-unready", "--wait=false")
 
 
-def test_rules_are_resynced_not_duplicated_after_a_proxy_restart(cluster: NetCluster) -> None:
-    if not cluster.proxies:
-        pytest.skip("the agent runs the proxy in-process; the agent restart test covers it")  # never both
-    cluster.stop_proxy(N1)
-    cluster.start_proxy(N1)
-    wait_for(lambda: (cluster.root / f"proxy-{N1}.log").read_text().count("iptables rules synced") == 2,
-             30, "the restarted proxy synced")
+def test_rules_are_resynced_not_duplicated_after_the_agent_restarts(cluster: NetCluster) -> None:
+    """The agent runs kube-proxy: a crashed agent (SIGKILL: containerd and the pods live on) comes
+    back, re-reads the rules it left behind and rewrites them without a duplicate jump."""
+    assert not cluster.proxies, "the agent runs the proxy itself: no separate proxy process"
+    agent = next(a for a in cluster.agents if a.name == N1)
+    log_file = agent.data_dir / "agent.log"
+    offset = log_file.stat().st_size
+    agent.stop(signal.SIGKILL)
+    agent.start()
+
+    def synced_again() -> bool:
+        with open(log_file, "rb") as f:
+            f.seek(offset)
+            return b"iptables rules synced" in f.read()
+
+    wait_for(synced_again, 60, "the restarted agent's proxy synced")
+    wait_for(lambda: cluster.node_ready(N1) == "True", 60, f"{N1} Ready again")
     save = cluster.in_node(N1, "iptables-save").stdout
     assert save.count("-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES") == 1
     assert save.count("-j KUBE-POSTROUTING") == 1 and save.count("-j KUBE-FORWARD") == 1
+    # the node's DNS server is back too (it answers once its informers synced)
+    wait_for(lambda: cluster.exec("client", "nslookup", "web.default.svc.cluster.local")[0] == 0, 60,
+             "cluster DNS answering again")
     answers = _fetch_loop(cluster, "client", "http://web/", 10)
     assert "FAIL" not in answers
 

@@ -120,6 +120,9 @@ def up(data_dir: Path, nodes: int | None, node_name: tuple[str, ...], datastore:
        host_network: bool | None, port: int | None, kubelet_port: int | None, grace: float | None,
        eviction: float | None, verbose: bool) -> None:
     """Bring up a local cluster: API server, scheduler, controllers and real nodes (containerd)."""
+    # every subprocess we start execs at once (iptables, nsenter, probes): gRPC's fork handlers are
+    # not needed, and with the CRI client busy they print "skipping fork() handlers" on every fork
+    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
     _check_host()
     data_dir = data_dir.resolve()
     try:
@@ -226,8 +229,7 @@ def _cleanup_leftovers(data_dir: Path, config: ClusterConfig | None) -> list[str
         left = nodenet.unmount_under(data_dir)
         done.append("unmounted container filesystems" + (f" ({len(left)} still busy)" if left else ""))
     if config is not None:
-        for node in config.nodes:
-            ns = config.netns(node)
+        for ns in (*(config.netns(node) for node in config.nodes), config.bridge_netns):
             if ns and nodenet.netns_exists(ns):
                 nodenet.delete_netns(ns)
                 done.append(f"deleted network namespace {ns}")

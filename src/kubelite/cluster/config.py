@@ -9,6 +9,7 @@ static pod manifests where it left them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -106,6 +107,15 @@ class ClusterConfig:
     def netns(self, node: str) -> str | None:
         """The node's network namespace name (None: the host's own network)."""
         return None if self.host_network else f"{NETNS_PREFIX}{node}"
+
+    @property
+    def bridge_netns(self) -> str | None:
+        """The namespace holding the bridge between the node namespaces (None: host network).
+
+        Named after the data dir, so two clusters on one machine never share (or delete) it."""
+        if self.host_network:
+            return None
+        return f"{NETNS_PREFIX}br-{hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:8]}"
 
     def datastore_url(self) -> str:
         return self.datastore or f"sqlite://{self.data_dir / 'state.db'}"

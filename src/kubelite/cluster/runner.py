@@ -3,12 +3,18 @@
 They still talk to each other only through the API over HTTPS (each has its own ApiClient built
 from the admin kubeconfig), so splitting them over machines changes configuration, not code.
 
-Start order: network namespaces, the API server (storage, certificates, kubeconfig), the
+Start order: the cluster network (one namespace per node, joined by a bridge in a namespace of
+its own: `kubelite.network.cluster`), the API server (storage, certificates, kubeconfig), the
 scheduler and the controller manager, then every node's agent (containerd, built-in images,
-registration), the control-plane label and static pods, the health endpoints their probes
-read, and the control socket that `kubelite down` talks to. Stop runs the same list backwards:
-the agents remove their containers and stop containerd, then the namespaces are deleted (and
-with them the CNI bridges, pod veths and iptables rules), then the pid file goes.
+kube-proxy, cluster DNS and host-gw routes, registration with its labels), the control-plane
+static pods, the health endpoints their probes read, and the control socket that `kubelite down`
+talks to. Stop runs the same list backwards: the agents remove their containers and stop
+containerd, then the namespaces are deleted (and with them the CNI bridges, pod veths, routes
+and iptables rules), then the pid file goes.
+
+The scheduler and the controller manager run here (the health checks of their sentinel pods
+read their state), so the embedded API server gets no post-start hooks: `kubelite server`'s own
+embedded copies (apiserver/controlplane.py) are not started, and nothing runs twice.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from typing import Any
 
 from kubelite.api.resources import NODES
 from kubelite.cluster import controlplane, nodenet
-from kubelite.cluster.config import ClusterConfig
+from kubelite.cluster.config import NETNS_PREFIX, ClusterConfig
 
 log = logging.getLogger("kubelite.up")
 
@@ -87,6 +93,7 @@ class Cluster:
         self.agents: dict[str, Any] = {}   # node name -> kubelite.kubelet.agent.Agent (running ones)
         self.health: controlplane.HealthServer | None = None
         self.created_netns: list[str] = []
+        self.net: Any = None               # kubelite.network.cluster.ClusterNetwork (namespaced nodes)
         self._control: asyncio.Server | None = None
         self.stop_requested = asyncio.Event()
         self.stopped_nodes: set[str] = set()
@@ -96,24 +103,35 @@ class Cluster:
     async def start(self) -> None:
         cfg = self.config
         if not cfg.host_network:
-            for node in cfg.nodes:
-                ns = cfg.netns(node)
-                assert ns is not None
-                try:
-                    await asyncio.to_thread(nodenet.ensure_netns, ns)
-                except Exception as err:
-                    raise UpError(f"cannot create network namespace {ns}: {err}") from None
-                self.created_netns.append(ns)
-            self.progress.step(f"network namespaces: {', '.join(self.created_netns)}")
+            await self._build_network()
         await self._start_server()
         # the nodes need only the API server: containerd and the images start while the caches sync
         results = await asyncio.gather(self._start_control_plane(), self._start_nodes(), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-        await self._mark_control_plane()
         await self._start_static_control_plane()
         await self._start_control_socket()
+
+    async def _build_network(self) -> None:
+        """The node namespaces and the bridge between them (a crashed run's leftovers go first)."""
+        from kubelite.network.cluster import build_cluster_network
+        from kubelite.network.netns import NetnsError
+
+        cfg = self.config
+        names = [ns for ns in (*(cfg.netns(n) for n in cfg.nodes), cfg.bridge_netns) if ns]
+        for ns in names:
+            if await asyncio.to_thread(nodenet.netns_exists, ns):
+                log.info("deleting the leftover network namespace %s", ns)
+                await asyncio.to_thread(nodenet.delete_netns, ns)
+        try:  # node namespaces are kubelite-<node>, as ClusterConfig.netns names them
+            self.net = await asyncio.to_thread(build_cluster_network, list(cfg.nodes),
+                                               prefix=NETNS_PREFIX.removesuffix("-"),
+                                               bridge_netns=cfg.bridge_netns)
+        except (NetnsError, OSError) as err:
+            raise UpError(f"cannot create the nodes' network namespaces: {err}") from None
+        self.created_netns = [self.net.nodes[n].netns for n in cfg.nodes]
+        self.progress.step(f"network namespaces: {', '.join(self.created_netns)}")
 
     async def _start_server(self) -> None:
         from kubelite.apiserver.server import ApiServer, ServerConfig
@@ -123,7 +141,9 @@ class Cluster:
         if cfg.api_port and not await asyncio.to_thread(_port_free, cfg.api_port, "127.0.0.1"):
             raise UpError(f"port {cfg.api_port} on 127.0.0.1 is in use (another cluster or API server?): "
                           "stop it, or choose another with --port")
-        server = ApiServer(ServerConfig(data_dir=cfg.data_dir, port=cfg.api_port, datastore=cfg.datastore))
+        # post_start=[]: the scheduler and controllers are this module's own tasks (see the docstring)
+        server = ApiServer(ServerConfig(data_dir=cfg.data_dir, port=cfg.api_port, datastore=cfg.datastore,
+                                        post_start=[]))
         try:
             await server.start()
         except (StoreUnavailableError, ValueError, OSError) as err:
@@ -165,8 +185,13 @@ class Cluster:
         identity = self.server.identity
         # Kubernetes renews the node Lease 4 times per grace period; keep that ratio when it is shortened
         renew = min(LEASE_RENEW_INTERVAL, cfg.node_monitor_grace / 4)
+        labels = {CONTROL_PLANE_LABEL: "", EXCLUDE_LB_LABEL: ""} if node == cfg.control_plane else {}
+        network_ip = self.net.nodes[node].ip if self.net is not None else None
+        # the API server listens on the host's loopback, and so do the kubelets it calls for logs/exec
+        # (InternalIP 127.0.0.1); the pod network uses the node's own address (network_ip)
         return Agent(self._client(f"kubelet/{node}"), node, cfg.node_dir(node), netns=cfg.netns(node),
-                     manifest_path=cfg.manifest_dir(node), kubelet_port=kubelet_port,
+                     manifest_path=cfg.manifest_dir(node), kubelet_port=kubelet_port, kubelet_address="127.0.0.1",
+                     node_ip="127.0.0.1", node_labels=labels, network_ip=network_ip,
                      ca_file=str(identity.ca_cert), server_token=identity.token,
                      lease_renew_interval=renew, status_report_interval=min(60.0, max(renew * 2, 1.0)))
 
@@ -186,10 +211,6 @@ class Cluster:
                 with contextlib.suppress(Exception):
                     await agent.stop()
                 raise UpError(f"node {node} did not start: {err}") from None
-            if node == cfg.control_plane and agent.heartbeat is not None:
-                # registration runs in the background after start(): the Node is created with its role
-                labels = agent.heartbeat.node["metadata"].setdefault("labels", {})
-                labels.update({CONTROL_PLANE_LABEL: "", EXCLUDE_LB_LABEL: ""})
             self.agents[node] = agent
             where = f"netns {cfg.netns(node)}" if cfg.netns(node) else "host network"
             self.progress.step(f"node {node}: containerd ({agent.runtime_version}) in {where}, "
@@ -200,23 +221,6 @@ class Cluster:
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise errors[0]
-
-    async def _mark_control_plane(self) -> None:
-        """Make sure the first node carries the control-plane role (kubeadm's mark-control-plane)."""
-        client = self.clients[0]
-        node = self.config.control_plane
-        for _ in range(300):
-            try:
-                current = await client.get(NODES, node)
-            except Exception:  # noqa: BLE001 - not registered yet
-                await asyncio.sleep(0.05)
-                continue
-            labels = (current.get("metadata") or {}).get("labels") or {}
-            if CONTROL_PLANE_LABEL not in labels:
-                await client.patch(NODES, node, {"metadata": {"labels": {CONTROL_PLANE_LABEL: "",
-                                                                         EXCLUDE_LB_LABEL: ""}}})
-            return
-        raise UpError(f"node {node} did not register with the API server")
 
     async def _start_static_control_plane(self) -> None:
         cfg = self.config
@@ -379,8 +383,11 @@ class Cluster:
 
             for node in cfg.nodes:
                 await asyncio.to_thread(nodenet.delete_link, bridge_name(cfg.node_dir(node) / "containerd"))
-        for ns in self.created_netns:
-            await asyncio.to_thread(nodenet.delete_netns, ns)
+        if self.net is not None:
+            from kubelite.network.cluster import teardown_cluster_network
+
+            await asyncio.to_thread(teardown_cluster_network, self.net)
+            self.net = None
         if self.created_netns:
             self.progress.step(f"network namespaces deleted: {', '.join(self.created_netns)}")
         self.created_netns = []

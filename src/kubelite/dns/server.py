@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 import struct
@@ -102,13 +103,20 @@ class DnsServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        udp = await asyncio.to_thread(bound_socket, self.netns, socket.SOCK_DGRAM, self.host, self.port)
-        port = udp.getsockname()[1]
-        try:
-            tcp = await asyncio.to_thread(bound_socket, self.netns, socket.SOCK_STREAM, self.host, port)
-        except BaseException:
-            udp.close()
-            raise
+        # port 0: the UDP port the kernel picked may be taken for TCP; then try another pair
+        for attempt in range(1 if self.port else 20):
+            udp = await asyncio.to_thread(bound_socket, self.netns, socket.SOCK_DGRAM, self.host, self.port)
+            port = udp.getsockname()[1]
+            try:
+                tcp = await asyncio.to_thread(bound_socket, self.netns, socket.SOCK_STREAM, self.host, port)
+                break
+            except OSError as err:
+                udp.close()
+                if self.port or attempt == 19 or err.errno != errno.EADDRINUSE:
+                    raise
+            except BaseException:
+                udp.close()
+                raise
         self.port = port
         transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), sock=udp)
         self._udp = transport

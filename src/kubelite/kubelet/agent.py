@@ -7,9 +7,12 @@ given) and imports the built-in images plus every tar in ``<data-dir>/images``; 
 share one ApiClient and cost a few tasks each (lease, status, informer, PLEG).
 
 Startup order: the runtime and the pod manager first (static pods run even when the API server
-is unreachable), then, in the background, registration, the heartbeat, and the wait for the
-node's podCIDR (assigned by the node IPAM controller, or `pod_cidr`), after which the CNI
-config is written and the node reports its network ready.
+is unreachable), then the node's networking (kube-proxy, cluster DNS, host-gw routes:
+`kubelite.proxy.node.NodeNetworking`, when the agent runs its own containerd in a network
+namespace), then, in the background, registration, the heartbeat, and the wait for the node's
+podCIDR (assigned by the node IPAM controller, or `pod_cidr`), after which the CNI config is
+written and the node reports its network ready. Stop runs backwards: the networking stops
+before containerd (its iptables rules stay, so pods keep their Services across a restart).
 """
 
 from __future__ import annotations
@@ -57,6 +60,10 @@ class Agent:
         netns: str | None = None,
         manifest_path: str | Path | None = None,
         kubelet_port: int = 10250,
+        kubelet_address: str = "0.0.0.0",
+        node_labels: dict[str, str] | None = None,
+        networking: bool = True,
+        network_ip: str | None = None,
         node_ip: str | None = None,
         pod_cidr: str | None = None,
         host_facts: HostFacts | None = None,
@@ -88,6 +95,12 @@ class Agent:
         self.netns = netns
         self.manifest_path = Path(manifest_path) if manifest_path else None
         self.kubelet_port = kubelet_port
+        self.kubelet_address = kubelet_address
+        self.node_labels = dict(node_labels or {})
+        #: kube-proxy + cluster DNS + routes, for an own containerd inside a network namespace
+        self.want_networking = networking
+        self.network_ip = network_ip
+        self.networking: Any = None  # kubelite.proxy.node.NodeNetworking while it runs
         self.node_ip = node_ip
         self.pod_cidr_flag = pod_cidr
         self.pod_cidr: str | None = None
@@ -165,7 +178,7 @@ class Agent:
         await self._start_kubelet_server()  # first: the node reports the port it really listens on
         port = self.kubelet_server.port if self.kubelet_server is not None else self.kubelet_port
         node = build_node(self.node_name, facts, runtime_version=self.runtime_version, kubelet_port=port,
-                          max_pods=self.max_pods)
+                          max_pods=self.max_pods, labels=self.node_labels)
         self.pods.node_allocatable = dict(node["status"]["allocatable"])
         if not self._own_runtime:
             self.network_ready = True
@@ -184,6 +197,7 @@ class Agent:
                 status_check_interval=self.status_check_interval,
             )
         await self.pods.start()
+        await self._start_networking()
         self._tasks.append(asyncio.create_task(self._join(), name=f"agent-join:{self.node_name}"))
         self._started = True
 
@@ -209,15 +223,35 @@ class Agent:
             return
         authenticate = ks.bearer_token_authenticator(self.server_token) if self.server_token else None
         self.kubelet_server = ks.KubeletServer(
-            self.runtime, lookup, host="0.0.0.0", port=self.kubelet_port,
+            self.runtime, lookup, host=self.kubelet_address, port=self.kubelet_port,
             tls_cert_dir=self.data_dir / "pki", ca_file=self.ca_file, authenticate=authenticate,
             node_name=self.node_name,
         )
         try:
             await self.kubelet_server.start()
         except OSError as err:
-            log.warning("kubelet server could not listen on port %d: %s", self.kubelet_port, err)
+            log.warning("kubelet server could not listen on %s:%d: %s", self.kubelet_address, self.kubelet_port, err)
             self.kubelet_server = None
+
+    async def _start_networking(self) -> None:
+        """kube-proxy, cluster DNS and host-gw routes for a node whose pods live in `netns`.
+
+        Only then: with the host's own network (no netns) the agent never rewrites the host's
+        iptables, and a given (simulated) runtime has no real pod network."""
+        if not (self.want_networking and self._own_runtime and self.netns and self.client is not None):
+            return
+        from kubelite.network.netns import NetnsError
+        from kubelite.proxy.node import NodeNetworking
+
+        net = NodeNetworking(self.client, node_name=self.node_name, netns=self.netns, network_ip=self.network_ip)
+        try:
+            await net.start()
+        except (NetnsError, OSError) as err:
+            log.warning("node networking (kube-proxy, cluster DNS) did not start: %s", err)
+            with contextlib.suppress(Exception):
+                await net.stop()
+            return
+        self.networking = net
 
     def _runtime_ready(self) -> tuple[bool, str]:
         if self.pods is not None and self.pods.runtime_healthy is False:
@@ -308,6 +342,10 @@ class Agent:
             self.kubelet_server = None
         if self.pods is not None:
             await self.pods.stop()
+        if self.networking is not None:
+            with contextlib.suppress(Exception):
+                await self.networking.stop()
+            self.networking = None
         if self._own_recorder and self.recorder is not None:
             await self.recorder.stop(flush_timeout=2.0)
             self.recorder = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import os
 import signal
 import socket
 from pathlib import Path
@@ -39,6 +40,23 @@ def _kubeconfig_auth(path: str, data_dir: Path) -> tuple[str | None, str | None]
     return ca, user.get("token")
 
 
+def _parse_labels(text: str) -> dict[str, str]:
+    """`a=b,c=` -> {"a": "b", "c": ""}; a clear usage error for anything else."""
+    from kubelite.api.validation import label_value_errors, qualified_name_errors
+
+    labels: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--node-labels")
+        problems = [f"key {key!r}: {m}" for m in qualified_name_errors(key)]
+        problems += [f"value {value!r}: {m}" for m in label_value_errors(value)] if value else []
+        if problems:
+            raise click.BadParameter("; ".join(problems), param_hint="--node-labels")
+        labels[key] = value
+    return labels
+
+
 @click.command()
 @click.option("--kubeconfig", type=click.Path(exists=True, dir_okay=False), help="Kubeconfig of the API server.")
 @click.option("--server", help="API server URL (with --token), instead of --kubeconfig.")
@@ -53,6 +71,11 @@ def _kubeconfig_auth(path: str, data_dir: Path) -> tuple[str | None, str | None]
 @click.option("--pod-manifest-path", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory of static pod manifests.")
 @click.option("--kubelet-port", type=click.IntRange(0, 65535), default=10250, show_default=True)
+@click.option("--kubelet-address", default="0.0.0.0", show_default=True,
+              help="Address the kubelet server (logs, exec, port-forward) listens on.")
+@click.option("--node-labels", default="", metavar="K=V,...", help="Labels to add to the Node at registration.")
+@click.option("--no-networking", is_flag=True,
+              help="Do not run kube-proxy, cluster DNS and routes for --netns (another kube-proxy does).")
 @click.option("--node-ip", default=None, help="InternalIP to report (default: the first non-loopback IPv4).")
 @click.option("--pod-cidr", default=None, help="podCIDR to use if the node IPAM controller assigns none.")
 @click.option("--allow-privileged", is_flag=True, help="Allow privileged containers.")
@@ -62,9 +85,12 @@ def _kubeconfig_auth(path: str, data_dir: Path) -> tuple[str | None, str | None]
 @click.option("-v", "--verbose", is_flag=True, help="Log at debug level.")
 def agent(kubeconfig: str | None, server: str | None, token: str | None, ca_file: str | None, node_name: str | None,
           data_dir: Path, runtime_name: str, netns: str | None, pod_manifest_path: Path | None, kubelet_port: int,
-          node_ip: str | None, pod_cidr: str | None, allow_privileged: bool, cluster_dns: str,
+          kubelet_address: str, node_labels: str, no_networking: bool, node_ip: str | None, pod_cidr: str | None, allow_privileged: bool, cluster_dns: str,
           node_status_update_frequency: float, verbose: bool) -> None:
     """Run a node: its own containerd, the kubelet, static pods, the kubelet server."""
+    # every subprocess we start execs at once (iptables, nsenter, probes): gRPC's fork handlers are
+    # not needed, and with the CRI client busy they print "skipping fork() handlers" on every fork
+    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
     from kubelite.kubelet.agent import Agent, AgentError
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
@@ -74,6 +100,7 @@ def agent(kubeconfig: str | None, server: str | None, token: str | None, ca_file
     if server and not token:
         raise click.UsageError("--server needs --token")
     name = node_name or socket.gethostname()
+    labels = _parse_labels(node_labels)
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -97,7 +124,8 @@ def agent(kubeconfig: str | None, server: str | None, token: str | None, ca_file
             except ValueError as err:
                 raise AgentError(str(err)) from None
         node = Agent(client, name, data_dir, runtime=runtime, netns=netns, manifest_path=pod_manifest_path,
-                     kubelet_port=kubelet_port, node_ip=node_ip, pod_cidr=pod_cidr,
+                     kubelet_port=kubelet_port, kubelet_address=kubelet_address, node_labels=labels,
+                     networking=not no_networking, node_ip=node_ip, pod_cidr=pod_cidr,
                      allow_privileged=allow_privileged, cluster_dns=cluster_dns or None, ca_file=ca_file,
                      server_token=token, lease_renew_interval=node_status_update_frequency,
                      status_check_interval=node_status_update_frequency)

@@ -3,7 +3,8 @@
 Like the real kubelet (since 1.17) there are two signals: the Lease in kube-node-lease, renewed
 often and cheaply, and the Node status, posted when something changed and at least every
 `status_report_interval` (60 s by default), so that 5000 nodes cost 500 small writes a second
-rather than 500 full Node updates.
+rather than 500 full Node updates. A renewal is one PUT of the Lease last written (a GET only
+after a conflict), as the real kubelet's lease controller does.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from kubelite.kubelet.nodestatus import ConditionTracker, Readings, build_lease
 
 log = logging.getLogger(__name__)
 
+LEASE_NAMESPACE = "kube-node-lease"
 LEASE_RENEW_INTERVAL = 10.0
 STATUS_REPORT_INTERVAL = 60.0
 STATUS_CHECK_INTERVAL = 10.0
@@ -54,6 +56,8 @@ class NodeHeartbeat:
         self._last_report_time = 0.0
         self._tasks: list[asyncio.Task] = []
         self.registered = asyncio.Event()
+        #: the Lease as we last wrote it (None: read it before the next renewal)
+        self._lease: dict | None = None
 
     # -- registration ------------------------------------------------------------------
     async def register(self) -> dict:
@@ -108,23 +112,42 @@ class NodeHeartbeat:
 
     # -- the two signals ---------------------------------------------------------------
     async def renew_lease(self) -> None:
-        lease = build_lease(self.name, self.uid, datetime.now(UTC))
+        """One renewal: a PUT of the last Lease we wrote with a new renewTime (the real kubelet's
+        `latestLease`), so a node costs one request per renewal. Only when there is no such Lease
+        yet, or the PUT met a conflict (someone else wrote it) or NotFound, is it read (or created)."""
+        now = datetime.now(UTC)
+        if self._lease is not None:
+            lease = {**self._lease, "metadata": dict(self._lease["metadata"]),
+                     "spec": {**self._lease["spec"], **build_lease(self.name, self.uid, now)["spec"]}}
+            try:
+                self._lease = await self.client.replace(LEASES, lease, LEASE_NAMESPACE)
+                return
+            except ApiError as e:
+                self._lease = None
+                if not (is_conflict(e) or is_not_found(e)):
+                    raise
+        await self._read_and_renew(now)
+
+    async def _read_and_renew(self, now: datetime) -> None:
+        lease = build_lease(self.name, self.uid, now)
         try:
-            current = await self.client.get(LEASES, self.name, "kube-node-lease")
+            current = await self.client.get(LEASES, self.name, LEASE_NAMESPACE)
         except ApiError as e:
             if not is_not_found(e):
                 raise
             lease["spec"]["acquireTime"] = lease["spec"]["renewTime"]
             try:
-                await self.client.create(LEASES, lease, "kube-node-lease")
+                self._lease = await self.client.create(LEASES, lease, LEASE_NAMESPACE)
             except ApiError as e2:
                 if not is_already_exists(e2):
                     raise
             return
         current["spec"].update(lease["spec"])
         current["spec"].setdefault("acquireTime", lease["spec"]["renewTime"])
+        if self.uid and not current["metadata"].get("ownerReferences"):
+            current["metadata"]["ownerReferences"] = lease["metadata"]["ownerReferences"]
         try:
-            await self.client.replace(LEASES, current, "kube-node-lease")
+            self._lease = await self.client.replace(LEASES, current, LEASE_NAMESPACE)
         except ApiError as e:
             if not is_conflict(e):
                 raise

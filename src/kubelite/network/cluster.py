@@ -96,9 +96,11 @@ def add_node(net: ClusterNetwork, name: str, netns: str | None = None) -> NodeNe
     return node
 
 
-def build_cluster_network(names: list[str], *, prefix: str = "kubelite",
-                          subnet: str = NODE_SUBNET) -> ClusterNetwork:
-    """A bridge namespace `<prefix>-br` and one namespace `<prefix>-<name>` per node (root)."""
+def build_cluster_network(names: list[str], *, prefix: str = "kubelite", subnet: str = NODE_SUBNET,
+                          bridge_netns: str | None = None) -> ClusterNetwork:
+    """A bridge namespace (`bridge_netns`, default `<prefix>-br`) and one namespace `<prefix>-<name>`
+    per node (root). Give a `bridge_netns` of its own to each cluster that may run beside another
+    one with the same prefix (`kubelite up` derives it from its data dir)."""
     if os.geteuid() != 0:
         raise NetnsError("building the cluster network needs root (network namespaces)")
     if len(set(names)) != len(names):
@@ -109,16 +111,18 @@ def build_cluster_network(names: list[str], *, prefix: str = "kubelite",
         raise NetnsError(f"invalid node subnet {subnet!r}: {err}") from err
     if net_subnet.num_addresses - 3 < len(names):
         raise NetnsError(f"the node subnet {subnet} is too small for {len(names)} nodes")
-    bridge_ns = f"{prefix}-br"
-    if not _valid_netns_name(bridge_ns):
-        raise NetnsError(f"invalid prefix {prefix!r}")
+    bridge_ns = bridge_netns or f"{prefix}-br"
+    if not _valid_netns_name(bridge_ns) or not _valid_netns_name(prefix):
+        raise NetnsError(f"invalid prefix {prefix!r} or bridge namespace {bridge_ns!r}")
+    if bridge_ns in {f"{prefix}-{name}" for name in names}:
+        raise NetnsError(f"node name clashes with the bridge namespace {bridge_ns!r}")
     _add_netns(bridge_ns)
     net = ClusterNetwork(bridge_netns=bridge_ns, subnet=str(net_subnet))
     try:
         run(bridge_ns, ["ip", "link", "add", BRIDGE, "type", "bridge"])
         run(bridge_ns, ["ip", "link", "set", BRIDGE, "up"])
         for name in names:
-            add_node(net, name)
+            add_node(net, name, f"{prefix}-{name}")
     except Exception:
         teardown_cluster_network(net)
         raise

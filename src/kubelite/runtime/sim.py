@@ -14,17 +14,24 @@ pod annotations down to the container config):
 - ``kubelite.io/sim-oom: "true"``: exit 137 with reason OOMKilled (after sim-exit-after).
 
 An image whose name contains ``sim-pull-fail`` cannot be pulled (for ImagePullBackOff tests).
+
+Cost per call: sandboxes and containers are indexed by the pod-uid label and containers by
+sandbox, so the kubelet's per-pod calls (`list_containers(labels={uid})`) cost O(that pod), not
+O(node). `change_token()` changes whenever a listing could look different (a write, or a
+container reaching its start or exit instant), so the kubelet's periodic relist can skip a node
+where nothing happened.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import heapq
 import ipaddress
 import itertools
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 
 from kubelite.runtime.types import (
@@ -56,6 +63,8 @@ PULL_FAIL_MARKER = "sim-pull-fail"
 #: CPU a running simulated container is said to use, in core-nanoseconds per second
 SIM_CPU_NS_PER_S = 1_000_000
 SIM_MEMORY_BYTES = 1 << 20
+#: the label the kubelet puts on every sandbox and container (indexed: per-pod calls are O(pod))
+LABEL_POD_UID = "io.kubernetes.pod.uid"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_NS = {"ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
@@ -165,6 +174,13 @@ class SimRuntime:
         self._node = node_name
         self._sandboxes: dict[str, _Sandbox] = {}
         self._containers: dict[str, _Container] = {}
+        # indexes (dicts used as insertion-ordered sets): pod uid -> ids, sandbox id -> container ids
+        self._sandboxes_by_uid: dict[str, dict[str, None]] = {}
+        self._containers_by_uid: dict[str, dict[str, None]] = {}
+        self._containers_by_sandbox: dict[str, dict[str, None]] = {}
+        # change tracking: bumped on every write and when a timed transition (start, exit) passes
+        self._generation = 0
+        self._transitions: list[int] = []  # a heap of future instants (ns) when a state flips
         self._images: dict[str, Image] = {}
         self.cpu_count = cpu_count
         self.memory_bytes = memory_bytes
@@ -191,6 +207,31 @@ class SimRuntime:
         if container is None:
             raise NotFoundError(f"container {container_id} not found")
         return container
+
+    def _changed(self) -> None:
+        self._generation += 1
+
+    def change_token(self) -> int:
+        """A number that changes whenever a listing could differ from the last one (see module doc)."""
+        now = self._clock()
+        heap = self._transitions
+        if heap and heap[0] <= now:
+            while heap and heap[0] <= now:
+                heapq.heappop(heap)
+            self._generation += 1
+        return self._generation
+
+    @staticmethod
+    def _index_add(index: dict[str, dict[str, None]], key: str, value: str) -> None:
+        index.setdefault(key, {})[value] = None
+
+    @staticmethod
+    def _index_remove(index: dict[str, dict[str, None]], key: str, value: str) -> None:
+        bucket = index.get(key)
+        if bucket is not None:
+            bucket.pop(value, None)
+            if not bucket:
+                del index[key]
 
     def _view(self, c: _Container, now: int) -> _View:
         if not c.start_called:
@@ -257,6 +298,10 @@ class SimRuntime:
 
     async def run_pod_sandbox(self, config: PodSandboxConfig) -> str:
         sandbox_id = _sim_id(f"{self._node}-sandbox", next(self._counter))
+        uid = config.labels.get(LABEL_POD_UID)
+        if uid is not None:
+            self._index_add(self._sandboxes_by_uid, uid, sandbox_id)
+        self._changed()
         self._sandboxes[sandbox_id] = _Sandbox(
             id=sandbox_id,
             name=config.name,
@@ -275,10 +320,12 @@ class SimRuntime:
         if sandbox is None or not sandbox.ready:
             return
         now = self._clock()
-        for c in self._containers.values():
-            if c.sandbox_id == sandbox_id and not c.stopped_at:
+        for cid in self._containers_by_sandbox.get(sandbox_id, ()):
+            c = self._containers[cid]
+            if not c.stopped_at:
                 c.stopped_at = now
         sandbox.ready = False
+        self._changed()
         if sandbox.ip:
             self._free_ips.append(sandbox.ip)
 
@@ -286,16 +333,26 @@ class SimRuntime:
         if sandbox_id not in self._sandboxes:
             return
         await self.stop_pod_sandbox(sandbox_id)
-        for cid in [c.id for c in self._containers.values() if c.sandbox_id == sandbox_id]:
-            del self._containers[cid]
-        del self._sandboxes[sandbox_id]
+        for cid in list(self._containers_by_sandbox.get(sandbox_id, ())):
+            await self.remove_container(cid)
+        self._containers_by_sandbox.pop(sandbox_id, None)
+        sandbox = self._sandboxes.pop(sandbox_id)
+        uid = sandbox.labels.get(LABEL_POD_UID)
+        if uid is not None:
+            self._index_remove(self._sandboxes_by_uid, uid, sandbox_id)
+        self._changed()
 
     async def pod_sandbox_status(self, sandbox_id: str) -> PodSandboxStatus:
         return self._sandbox_status(self._sandbox(sandbox_id))
 
     async def list_pod_sandboxes(self, labels: dict[str, str] | None = None) -> list[PodSandboxStatus]:
         want = (labels or {}).items()
-        return [self._sandbox_status(s) for s in self._sandboxes.values() if want <= s.labels.items()]
+        uid = (labels or {}).get(LABEL_POD_UID)
+        if uid is not None:
+            candidates = [self._sandboxes[i] for i in self._sandboxes_by_uid.get(uid, ())]
+        else:
+            candidates = list(self._sandboxes.values())
+        return [self._sandbox_status(s) for s in candidates if want <= s.labels.items()]
 
     # -- containers
 
@@ -316,6 +373,11 @@ class SimRuntime:
         if exit_after is None and (exit_code_text is not None or oom):
             exit_after = 0
         container_id = _sim_id(f"{self._node}-container", next(self._counter))
+        self._index_add(self._containers_by_sandbox, sandbox_id, container_id)
+        uid = config.labels.get(LABEL_POD_UID)
+        if uid is not None:
+            self._index_add(self._containers_by_uid, uid, container_id)
+        self._changed()
         log_path = f"{sandbox_id}/{config.log_path}" if config.log_path else ""
         self._containers[container_id] = _Container(
             id=container_id,
@@ -338,6 +400,11 @@ class SimRuntime:
         if c.start_called:
             raise RuntimeError_(f"container {c.name} was already started")
         c.start_called = self._clock()
+        started = c.start_called + self._latency_ns
+        heapq.heappush(self._transitions, started)
+        if c.exit_after is not None:
+            heapq.heappush(self._transitions, started + c.exit_after)
+        self._changed()
 
     async def stop_container(self, container_id: str, grace_period: int) -> None:
         c = self._containers.get(container_id)
@@ -345,9 +412,17 @@ class SimRuntime:
             return
         if self._view(c, self._clock()).state in (ContainerState.CREATED, ContainerState.RUNNING):
             c.stopped_at = self._clock()
+            self._changed()
 
     async def remove_container(self, container_id: str) -> None:
-        self._containers.pop(container_id, None)
+        c = self._containers.pop(container_id, None)
+        if c is None:
+            return
+        self._index_remove(self._containers_by_sandbox, c.sandbox_id, container_id)
+        uid = c.labels.get(LABEL_POD_UID)
+        if uid is not None:
+            self._index_remove(self._containers_by_uid, uid, container_id)
+        self._changed()
 
     async def container_status(self, container_id: str) -> ContainerStatus:
         return self._status(self._container(container_id), self._clock())
@@ -357,9 +432,17 @@ class SimRuntime:
     ) -> list[ContainerStatus]:
         now = self._clock()
         want = (labels or {}).items()
+        uid = (labels or {}).get(LABEL_POD_UID)
+        if sandbox_id is not None:
+            ids: Iterable[str] = self._containers_by_sandbox.get(sandbox_id, ())
+        elif uid is not None:
+            ids = self._containers_by_uid.get(uid, ())
+        else:
+            ids = self._containers
+        containers = self._containers
         return [
             self._status(c, now)
-            for c in self._containers.values()
+            for c in (containers[i] for i in ids)
             if (sandbox_id is None or c.sandbox_id == sandbox_id) and want <= c.labels.items()
         ]
 

@@ -10,8 +10,8 @@ nodes pay that; one process hosting them all need not.
 the shared `ApiClient`, except the kubelet's own pod LIST and WATCH, which it serves from the
 fanout (same shapes, same resourceVersions), so the kubelet code runs unchanged.
 
-`NodeClient` also keeps the node's last written Lease and renews from it (one PUT per renewal,
-a GET only after a conflict), as the real kubelet's lease controller does (`latestLease`).
+(Lease renewals need nothing special here: the kubelet's heartbeat already renews with one PUT
+of the Lease it last wrote.)
 """
 
 from __future__ import annotations
@@ -21,16 +21,15 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from kubelite.api.resources import LEASES, PODS, Resource
+from kubelite.api.resources import PODS, Resource
 from kubelite.client.informer import Informer
 from kubelite.client.lister import index_by_node_name
-from kubelite.client.rest import ApiClient, ApiError, WatchEvent, is_conflict, is_not_found
+from kubelite.client.rest import ApiClient, WatchEvent
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 NODE_INDEX = "spec.nodeName"
-LEASE_NAMESPACE = "kube-node-lease"
 
 
 def _node_of(pod: Obj) -> str:
@@ -99,7 +98,7 @@ class PodFanout:
 
 
 class NodeClient:
-    """The API client of one simulated node: the shared client, with pods and the lease served locally.
+    """The API client of one simulated node: the shared client, with its own pods served locally.
 
     Duck-typed as an `ApiClient` (attribute access falls through to the shared client).
     """
@@ -109,7 +108,6 @@ class NodeClient:
         self._fanout = fanout
         self._node = node
         self._selector = f"spec.nodeName={node}"
-        self._lease: Obj | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
@@ -147,39 +145,3 @@ class NodeClient:
                 yield await queue.get()
         finally:
             self._fanout.unsubscribe(self._node, queue)
-
-    # -- the node's Lease: renew from the last one written -----------------------------------------
-
-    def _own_lease(self, res: Resource, name: str, namespace: str | None) -> bool:
-        return res is LEASES and name == self._node and namespace == LEASE_NAMESPACE
-
-    async def get(self, res: Resource, name: str, namespace: str | None = None, *,
-                  subresource: str | None = None) -> Obj:
-        if subresource is None and self._lease is not None and self._own_lease(res, name, namespace):
-            lease = self._lease
-            return {**lease, "metadata": dict(lease["metadata"]), "spec": dict(lease["spec"])}
-        return await self._client.get(res, name, namespace, subresource=subresource)
-
-    async def create(self, res: Resource, obj: Obj, namespace: str | None = None, *,
-                     subresource: str | None = None, name: str | None = None) -> Obj:
-        created = await self._client.create(res, obj, namespace, subresource=subresource, name=name)
-        if subresource is None and self._own_lease(res, str(created["metadata"].get("name")), namespace):
-            self._lease = created
-        return created
-
-    async def replace(self, res: Resource, obj: Obj, namespace: str | None = None, *,
-                      subresource: str | None = None) -> Obj:
-        own = subresource is None and self._own_lease(res, str((obj.get("metadata") or {}).get("name")), namespace)
-        try:
-            replaced = await self._client.replace(res, obj, namespace, subresource=subresource)
-        except ApiError as err:
-            if own and (is_conflict(err) or is_not_found(err)):
-                self._lease = None  # someone else wrote it: read it again next time
-            raise
-        if own:
-            self._lease = replaced
-        return replaced
-
-    def forget_lease(self) -> None:
-        self._lease = None
-

@@ -2,8 +2,9 @@
 
 Each node is a `kubelite.kubelet.Agent` (registration, Lease renewal, node status, pod workers,
 PLEG, events) given a `SimRuntime` and made-up host facts instead of containerd and psutil.
-What the nodes share: one `ApiClient` (one connection pool) and one pod informer (`PodFanout`,
-see fanout.py). What a node costs: its Agent's few tasks, its Lister of its own pods, and its
+What the nodes share: one `ApiClient` (one connection pool), one pod informer (`PodFanout`,
+see fanout.py) and one `EventRecorder` (a few writer tasks and one aggregation cache for the
+whole fleet instead of per node; its Events name the component `kubelet` without a host). What a node costs: its Agent's few tasks, its Lister of its own pods, and its
 SimRuntime's records.
 
 Stopping a node (or the process) stops its tasks and forgets its runtime, and writes nothing:
@@ -18,7 +19,6 @@ podCIDR (whose 10.42.0.0/16 holds only 256 nodes).
 from __future__ import annotations
 
 import asyncio
-import inspect
 import ipaddress
 import logging
 import platform
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
+from kubelite.client.events import EventRecorder
 from kubelite.client.rest import ApiClient
 from kubelite.kubelet.agent import Agent
 from kubelite.kubelet.nodestatus import HostFacts, Readings
@@ -96,23 +97,6 @@ def host_facts(name: str, index: int, config: SimConfig) -> HostFacts:
     )
 
 
-_AGENT_TAKES_MAX_PODS = "max_pods" in inspect.signature(Agent).parameters
-
-
-def _apply_max_pods(agent: Agent, max_pods: int) -> None:
-    """Make the node advertise `max_pods` (until the Agent takes a max_pods argument itself).
-
-    Called right after `Agent.start()` returns: registration runs in a task that has not run yet.
-    """
-    value = str(max_pods)
-    if agent.heartbeat is not None:
-        status = agent.heartbeat.node["status"]
-        status["capacity"]["pods"] = value
-        status["allocatable"]["pods"] = value
-    if agent.pods is not None:
-        agent.pods.node_allocatable["pods"] = value
-
-
 class SimFleet:
     """N simulated nodes sharing one ApiClient and one pod informer."""
 
@@ -122,6 +106,7 @@ class SimFleet:
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir is not None else Path(tempfile.mkdtemp(prefix="kubelite-sim-"))
         self.fanout = PodFanout(client)
+        self.recorder = EventRecorder(client, "kubelet")
         self.agents: dict[str, Agent] = {}
         self._started = False
 
@@ -133,6 +118,7 @@ class SimFleet:
         if count < 0:
             raise ValueError("the number of nodes must not be negative")
         if not self._started:
+            await self.recorder.start()
             await self.fanout.start()
             self._started = True
         first = len(self.agents)
@@ -152,16 +138,13 @@ class SimFleet:
         cidr = pod_cidr(index)
         runtime = SimRuntime(cidr, start_latency=c.start_latency, cpu_count=c.cpu, memory_bytes=c.memory_bytes,
                              node_name=name)
-        extra = {"max_pods": c.max_pods} if _AGENT_TAKES_MAX_PODS else {}
         agent = Agent(
             cast(ApiClient, NodeClient(self.client, self.fanout, name)), name, self.data_dir / name,
             runtime=runtime, pod_cidr=cidr, host_facts=host_facts(name, index, c), readings=SIM_READINGS,
             relist_period=c.relist_period, kubelet_server=False, lease_renew_interval=c.lease_renew_interval,
-            status_report_interval=c.status_report_interval, **extra,  # type: ignore[arg-type]
+            status_report_interval=c.status_report_interval, max_pods=c.max_pods, recorder=self.recorder,
         )
         await agent.start()
-        if not _AGENT_TAKES_MAX_PODS:
-            _apply_max_pods(agent, c.max_pods)
         self.agents[name] = agent
         return name
 
@@ -185,6 +168,7 @@ class SimFleet:
         await asyncio.gather(*(a.stop(remove_pods=False) for a in agents), return_exceptions=True)
         if self._started:
             await self.fanout.stop()
+            await self.recorder.stop(flush_timeout=0)  # silent, like a crash: queued Events are lost
             self._started = False
         if self._own_dir:
             import shutil
