@@ -5,10 +5,12 @@
 
 Starts a real `kubelite server` subprocess (SQLite, and/or etcd from Debian's binary), drives it
 with aiohttp clients (HTTP/1.1 keep-alive, JSON, one connection per client), and prints:
-pod creates/s with p50/p99 at 1, 16 and 64 clients; GETs/s; LIST of N pods from the store and
+pod creates/s with p50/p99 at 1, 16 and 64 clients; GETs/s; the kubelet/scheduler write path at
+16 clients (pods/status merge PATCHes, Lease renewals by PUT, Event creates); LIST of N pods from the store and
 from the watch cache (resourceVersion=0); watch fan-out latency (write acknowledged -> event read
 by each watcher) for 200 and 1000 watchers, with the watchers in --watcher-procs child processes,
-and the server's CPU time per delivered event; the apiserver's RSS. Real-Kubernetes figures from
+and the server's CPU time per delivered event; per-node pod watchers (`fieldSelector=spec.nodeName=X`,
+one per node, as real kubelets watch) with the server's CPU time per pod create; the apiserver's RSS. Real-Kubernetes figures from
 /work/shared/docs/baselines.md are printed beside ours. --fanout-only runs just the fan-out.
 """
 
@@ -107,6 +109,25 @@ class Bench:
             elapsed = time.perf_counter() - start
         return total / elapsed, lat
 
+    async def ops(self, clients: int, total: int, make: Any) -> tuple[float, list[float]]:
+        """`total` requests from `clients` connections; make(http, i) sends one and checks it."""
+        lat: list[float] = []
+        remaining = iter(range(total))
+        async with self.session(clients) as http:
+            async def worker() -> None:
+                for i in remaining:
+                    t = time.perf_counter()
+                    await make(http, i)
+                    lat.append(time.perf_counter() - t)
+            start = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(clients)))
+            elapsed = time.perf_counter() - start
+        return total / elapsed, lat
+
+    def server_cpu(self) -> float:
+        proc = psutil.Process(self.srv.proc.pid) if self.srv.proc else None
+        return sum(proc.cpu_times()[:2]) if proc else 0.0
+
     async def list_latency(self, rv0: bool, runs: int = 3) -> tuple[float, int, int]:
         times = []
         size = count = 0
@@ -120,26 +141,29 @@ class Bench:
                 count = len(orjson.loads(body)["items"])
         return statistics.median(times), size, count
 
-    async def fanout(self, watchers: int, writes: int, rate: float) -> tuple[list[float], list[float]]:
+    async def fanout(self, watchers: int, writes: int, rate: float,
+                     path: str = "/api/v1/namespaces/bench/configmaps?watch=true&resourceVersion=0&labelSelector=fan%3D1",
+                     ) -> tuple[list[float], list[float]]:
         """Latency from each create's acknowledgement (and from its sending) to each watcher
         reading its event. The watchers run in `self.watcher_procs` child processes, so that
         reading 1,000 TLS streams does not share one Python process with the writer; times are
         CLOCK_MONOTONIC, comparable across processes. Also records the server's CPU time over
         the write phase (`self.fanout_cpu`): what the server's share of a fan-out costs,
         whatever else runs on the machine."""
-        path = "/api/v1/namespaces/bench/configmaps?watch=true&resourceVersion=0&labelSelector=fan%3D1"
         ctx = multiprocessing.get_context("spawn")
         ready_q = ctx.Queue()
         result_q = ctx.Queue()
         procs = []
         share = [watchers // self.watcher_procs + (1 if i < watchers % self.watcher_procs else 0)
                  for i in range(self.watcher_procs)]
+        first = 0
         for n in share:
             if n:
                 pr = ctx.Process(target=_watch_child, args=(self.srv.url, self.srv.token, str(self.srv.ca_cert),
-                                                            path, n, writes, ready_q, result_q))
+                                                            path, n, writes, ready_q, result_q, first))
                 pr.start()
                 procs.append(pr)
+            first += n
         ack: dict[str, float] = {}
         sent: dict[str, float] = {}
         received: list[tuple[str, float]] = []
@@ -179,8 +203,10 @@ class Bench:
 
 
 def _watch_child(url: str, token: str, ca: str, path: str, watchers: int, writes: int,
-                 ready_q: Any, result_q: Any) -> None:
-    """One watcher process: `watchers` watch streams; reports (name, CLOCK_MONOTONIC) per event read."""
+                 ready_q: Any, result_q: Any, first: int = 0) -> None:
+    """One watcher process: `watchers` watch streams; reports (name, CLOCK_MONOTONIC) per event read.
+
+    `{i}` in `path` becomes the watcher's global index (first, first + 1, ...)."""
     received: list[tuple[str, float]] = []
 
     async def main() -> None:
@@ -190,9 +216,9 @@ def _watch_child(url: str, token: str, ca: str, path: str, watchers: int, writes
         async with aiohttp.ClientSession(base_url=url, headers={"Authorization": f"Bearer {token}"},
                                          connector=aiohttp.TCPConnector(ssl=ctx, limit=watchers + 1),
                                          timeout=aiohttp.ClientTimeout(total=None)) as http:
-            async def watcher() -> None:
+            async def watcher(i: int) -> None:
                 nonlocal ready
-                async with http.get(path) as r:
+                async with http.get(path.replace("{i}", str(i))) as r:
                     ready += 1
                     if ready == watchers:
                         all_ready.set()
@@ -202,7 +228,7 @@ def _watch_child(url: str, token: str, ca: str, path: str, watchers: int, writes
                         seen += 1
                         if seen >= writes:
                             return
-            tasks = [asyncio.create_task(watcher()) for _ in range(watchers)]
+            tasks = [asyncio.create_task(watcher(first + i)) for i in range(watchers)]
             await asyncio.wait_for(all_ready.wait(), 120)
             ready_q.put(True)
             await asyncio.wait_for(asyncio.gather(*tasks), 300)
@@ -257,10 +283,138 @@ async def run(srv: KubeliteServer, quick: bool, fanout_only: list[int] | None = 
     t_cache, _, count0 = await b.list_latency(True)
     print(f"  LIST {count} pods ({size / 1e6:.1f} MB): from store {ms(t_store)}, RV=0 from cache {ms(t_cache)} "
           f"({count0} items)    [k8s: {BASELINE['list']}]", flush=True)
+    await run_write_path(b, made, 2000 if quick else 10000)
     for watchers in ((50, 200) if quick else (200, 1000)):
         await run_fanout(b, watchers, 30 if quick else 100)
+    await run_node_watchers(b, 500 if quick else 2000)
     rss = proc.memory_info().rss / 2**20 if proc else 0.0
     print(f"  apiserver RSS: idle {idle_rss:.0f} MiB, after the run {rss:.0f} MiB    [k8s: {BASELINE['rss']}]")
+
+
+def _status(i: int) -> bytes:
+    """A kubelet-like pods/status merge patch (a new condition time each time, so it is a write)."""
+    t = f"2026-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}Z"
+    return orjson.dumps({"status": {
+        "phase": "Running", "podIP": "10.42.0.7", "podIPs": [{"ip": "10.42.0.7"}], "hostIP": "172.16.0.1",
+        "startTime": "2026-01-01T00:00:00Z",
+        "conditions": [{"type": t2, "status": "True", "lastProbeTime": None, "lastTransitionTime": t}
+                       for t2 in ("Initialized", "Ready", "ContainersReady", "PodScheduled")],
+        "containerStatuses": [{"name": "c", "ready": True, "restartCount": 0, "started": True,
+                               "image": "busybox:1.36", "imageID": "sha256:0", "containerID": f"sim://{i}",
+                               "state": {"running": {"startedAt": t}}}]}})
+
+
+async def check(r: aiohttp.ClientResponse, want: int) -> bytes:
+    body = await r.read()
+    if r.status != want:
+        raise RuntimeError(f"{r.method} {r.url}: {r.status} {body[:300]!r}")
+    return body
+
+
+async def run_write_path(b: Bench, made: list[str], total: int) -> None:
+    """What kubelets and the scheduler send most: status PATCHes, Lease PUTs, Event POSTs."""
+    merge = {"Content-Type": "application/merge-patch+json"}
+
+    async def patch(http: aiohttp.ClientSession, i: int) -> None:
+        async with http.patch(f"{NS}/{made[i % len(made)]}/status", data=_status(i), headers=merge) as r:
+            await check(r, 200)
+    cpu0 = b.server_cpu()
+    rate, lat = await b.ops(16, total, patch)
+    cpu = (b.server_cpu() - cpu0) / total * 1e3
+    print(f"  pods/status merge PATCH, 16 clients: {rate:7.0f}/s  p50 {ms(pct(lat, 50))}  p99 {ms(pct(lat, 99))}"
+          f"  (server CPU {cpu:.2f} ms per request)", flush=True)
+
+    leases_path = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
+    n_leases = 200
+    last: dict[int, dict[str, Any]] = {}
+    async with b.session(4) as http:
+        for j in range(n_leases):
+            body = {"metadata": {"name": f"bench-node-{j}"},
+                    "spec": {"holderIdentity": f"bench-node-{j}", "leaseDurationSeconds": 40,
+                             "renewTime": "2026-01-01T00:00:00.000000Z"}}
+            async with http.post(leases_path, data=orjson.dumps(body),
+                                 headers={"Content-Type": "application/json"}) as r:
+                last[j] = orjson.loads(await check(r, 201))
+
+    async def renew(http: aiohttp.ClientSession, i: int) -> None:
+        # as the kubelet does: PUT the Lease it last wrote, with a new renewTime
+        j = i % n_leases
+        lease = last[j]
+        lease["spec"]["renewTime"] = f"2026-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}.{i % 1000000:06d}Z"
+        async with http.put(f"{leases_path}/bench-node-{j}", data=orjson.dumps(lease),
+                            headers={"Content-Type": "application/json"}) as r:
+            if r.status == 409:  # a slow earlier renewal of the same lease: re-read, as a kubelet would
+                await r.read()
+                async with http.get(f"{leases_path}/bench-node-{j}") as g:
+                    last[j] = orjson.loads(await check(g, 200))
+                return
+            last[j] = orjson.loads(await check(r, 200))
+    # 16 clients on 200 leases: each lease is renewed by one client at a time (i % 200 in order)
+    cpu0 = b.server_cpu()
+    rate, lat = await b.ops(16, total, renew)
+    cpu = (b.server_cpu() - cpu0) / total * 1e3
+    print(f"  Lease renewal PUT, 16 clients: {rate:7.0f}/s  p50 {ms(pct(lat, 50))}  p99 {ms(pct(lat, 99))}"
+          f"  (server CPU {cpu:.2f} ms per request)", flush=True)
+
+    async def event(http: aiohttp.ClientSession, i: int) -> None:
+        pod_name = made[i % len(made)]
+        body = {"metadata": {"name": f"{pod_name}.{i:x}", "namespace": "bench"},
+                "involvedObject": {"kind": "Pod", "namespace": "bench", "name": pod_name, "apiVersion": "v1"},
+                "reason": "Started", "message": "Started container c", "type": "Normal",
+                "source": {"component": "kubelet", "host": "node-1"}, "count": 1,
+                "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z"}
+        async with http.post("/api/v1/namespaces/bench/events", data=orjson.dumps(body),
+                             headers={"Content-Type": "application/json"}) as r:
+            await check(r, 201)
+    cpu0 = b.server_cpu()
+    rate, lat = await b.ops(16, total, event)
+    cpu = (b.server_cpu() - cpu0) / total * 1e3
+    print(f"  Event create, 16 clients: {rate:7.0f}/s  p50 {ms(pct(lat, 50))}  p99 {ms(pct(lat, 99))}"
+          f"  (server CPU {cpu:.2f} ms per request)", flush=True)
+
+
+async def run_node_watchers(b: Bench, nodes: int) -> None:
+    """One pod watch per node (`fieldSelector=spec.nodeName=bench-<i>`, as kubelets watch), then one
+    pod created on each node: what each create costs the server while those watches are open."""
+    path = ("/api/v1/pods?watch=true&resourceVersion=0&fieldSelector=spec.nodeName%3Dbench-{i}")
+    # fanout() writes ConfigMaps; here the writes are pods bound to each watcher's node.
+    ctx = multiprocessing.get_context("spawn")
+    ready_q, result_q = ctx.Queue(), ctx.Queue()
+    procs = []
+    first = 0
+    share = [nodes // b.watcher_procs + (1 if i < nodes % b.watcher_procs else 0) for i in range(b.watcher_procs)]
+    for n in share:
+        if n:
+            pr = ctx.Process(target=_watch_child, args=(b.srv.url, b.srv.token, str(b.srv.ca_cert), path, n, 1,
+                                                        ready_q, result_q, first))
+            pr.start()
+            procs.append(pr)
+        first += n
+    received: list[tuple[str, float]] = []
+    try:
+        for _ in procs:
+            await asyncio.to_thread(ready_q.get, True, 180)
+        await asyncio.sleep(0.5)
+
+        async def create(http: aiohttp.ClientSession, i: int) -> None:
+            body = orjson.loads(pod(f"nw-{i}"))
+            body["spec"]["nodeName"] = f"bench-{i}"
+            async with http.post(NS, data=orjson.dumps(body), headers={"Content-Type": "application/json"}) as r:
+                await check(r, 201)
+        cpu0 = b.server_cpu()
+        rate, lat = await b.ops(8, nodes, create)
+        for _ in procs:
+            received += await asyncio.to_thread(result_q.get, True, 300)
+        cpu = (b.server_cpu() - cpu0) / nodes * 1e3
+    finally:
+        for pr in procs:
+            pr.join(30)
+            if pr.is_alive():
+                pr.kill()
+                pr.join()
+    print(f"  {nodes} per-node pod watchers (spec.nodeName=X), one pod created per node, 8 clients: {rate:7.0f}/s"
+          f"  p50 {ms(pct(lat, 50))}  p99 {ms(pct(lat, 99))}; {len(received)} events delivered"
+          f"  (server CPU {cpu:.2f} ms per create)", flush=True)
 
 
 def main() -> int:

@@ -219,6 +219,15 @@ def merge_patch(target: dict[str, Any], patch: Any) -> Any:
     return _rfc7386(target, patch)
 
 
+def merge_patch_into(target: dict[str, Any], patch: Any) -> Any:
+    """merge_patch on a private copy the caller owns: `target` is updated in place (no copy)."""
+    if _patch is not None and hasattr(_patch, "merge_patch_into"):
+        if not isinstance(patch, dict):
+            return _wrap(_patch.merge_patch, target, patch)
+        return _wrap(_patch.merge_patch_into, target, patch)
+    return merge_patch(target, patch)
+
+
 def json_patch(target: dict[str, Any], ops: Any) -> Any:
     if _patch is not None:
         return _wrap(_patch.json_patch, target, ops)

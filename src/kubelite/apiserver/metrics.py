@@ -28,21 +28,42 @@ class Metrics:
                              registry=self.registry)
         self.store_latency = Histogram("apiserver_storage_duration_seconds", "Store call latency by operation.",
                                        ("operation",), buckets=_BUCKETS, registry=self.registry)
+        #: labelled children, looked up once (labels() takes a lock and builds a key each call)
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._latencies: dict[tuple[str, str], Any] = {}
 
     def observe(self, verb: str, resource: str, code: int, seconds: float) -> None:
-        self.requests.labels(verb, resource, str(code)).inc()
+        counter = self._counters.get((verb, resource, code))
+        if counter is None:
+            counter = self._counters[(verb, resource, code)] = self.requests.labels(verb, resource, str(code))
+        counter.inc()
         if verb != "watch":
-            self.latency.labels(verb, resource).observe(seconds)
+            hist = self._latencies.get((verb, resource))
+            if hist is None:
+                hist = self._latencies[(verb, resource)] = self.latency.labels(verb, resource)
+            hist.observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
 
+def _resource_prefix(key: str) -> str:
+    """/registry/pods/ns/x -> /registry/pods/ (a watch cache's prefix)."""
+    i = key.find("/", len("/registry/"))
+    return key[:i + 1] if i > 0 else key
+
+
 class TimedStore:
-    """A Store that records the latency of each call (the watch stream is not timed)."""
+    """A Store that records the latency of each call (the watch stream is not timed).
+
+    It also remembers the revision of this server's latest write under each resource prefix
+    (`last_write`): a watch cache that has reached it has every write this server acknowledged
+    (the barrier for consistent LISTs served from the cache).
+    """
 
     def __init__(self, inner: Store, metrics: Metrics) -> None:
         self.inner = inner
+        self.last_write: dict[str, int] = {}
         self._h = {op: metrics.store_latency.labels(op) for op in
                    ("get", "list", "count", "create", "update", "delete", "compact", "current_revision")}
 
@@ -71,23 +92,34 @@ class TimedStore:
     async def create(self, key: str, value: bytes) -> int:
         t = time.perf_counter()
         try:
-            return await self.inner.create(key, value)
+            rev = await self.inner.create(key, value)
+            self._wrote(key, rev)
+            return rev
         finally:
             self._h["create"].observe(time.perf_counter() - t)
 
     async def update(self, key: str, value: bytes, expected_revision: int) -> int:
         t = time.perf_counter()
         try:
-            return await self.inner.update(key, value, expected_revision)
+            rev = await self.inner.update(key, value, expected_revision)
+            self._wrote(key, rev)
+            return rev
         finally:
             self._h["update"].observe(time.perf_counter() - t)
 
     async def delete(self, key: str, expected_revision: int = 0) -> KeyValue:
         t = time.perf_counter()
         try:
-            return await self.inner.delete(key, expected_revision)
+            kv = await self.inner.delete(key, expected_revision)
+            self._wrote(key, kv.mod_revision)
+            return kv
         finally:
             self._h["delete"].observe(time.perf_counter() - t)
+
+    def _wrote(self, key: str, revision: int) -> None:
+        prefix = _resource_prefix(key)
+        if revision > self.last_write.get(prefix, 0):
+            self.last_write[prefix] = revision
 
     def watch(self, prefix: str, after_revision: int) -> AsyncIterator[Event]:
         return self.inner.watch(prefix, after_revision)

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from kubelite.api.resources import ENDPOINTS, ENDPOINTSLICES, NAMESPACES, RESOURCES, SERVICES, Resource
+from kubelite.api.resources import ENDPOINTS, ENDPOINTSLICES, NAMESPACES, PODS, RESOURCES, SERVICES, Resource
 from kubelite.apiserver import adapters, discovery, errors, metricsapi, objects
 from kubelite.apiserver.allocator import ServiceAllocator
 from kubelite.apiserver.certs import KUBERNETES_SERVICE_IP, Identity, ensure_identity
@@ -32,7 +32,17 @@ from kubelite.apiserver.errors import ApiError
 from kubelite.apiserver.metrics import Metrics, TimedStore
 from kubelite.apiserver.metricsapi import MetricsApi
 from kubelite.apiserver.proxy import KubeletProxy
-from kubelite.apiserver.rest import JSON, MAX_BODY, USER_KEY, Options, Rest, Target, json_response, parse_path
+from kubelite.apiserver.rest import (
+    JSON,
+    MAX_BODY,
+    USER_KEY,
+    Options,
+    Rest,
+    Target,
+    json_response,
+    node_name_of,
+    parse_path,
+)
 from kubelite.apiserver.watchcache import WatchCache, decode
 from kubelite.storage import Store, open_store
 
@@ -125,7 +135,8 @@ class ApiServer:
                 continue
             prefix = r.storage_prefix()
             if prefix not in self.caches:
-                self.caches[prefix] = WatchCache(self.store, prefix, cfg.watch_history, cfg.bookmark_interval)
+                self.caches[prefix] = WatchCache(self.store, prefix, cfg.watch_history, cfg.bookmark_interval,
+                                                 index_fn=node_name_of if r is PODS else None)
         await asyncio.gather(*(c.start() for c in self.caches.values()))
         self.proxy = KubeletProxy(None, (str(self.identity.admin_cert), str(self.identity.admin_key)),
                                   self.identity.token)

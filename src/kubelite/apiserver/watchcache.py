@@ -9,7 +9,11 @@ store watch from that revision. It keeps
 * `history`: a bounded ring of recent events, so a watch can resume from any revision at or
   after `oldest` (older -> 410 Expired, and the client re-lists, as with the real cacher).
 
-Events are decoded once. A watcher filters by namespace and label/field selectors; an object
+Events are decoded once. Watchers whose field selector pins one value of the cache's index
+field (for pods: `spec.nodeName=X`, what every kubelet watches with) are kept in an index by that
+value, so a pod event is offered only to the watchers of its node (old and new) and to the
+unindexed watchers, not to 5,000 kubelets' watches in turn (the Kubernetes cacher's
+`IndexerFuncs` idea). A watcher filters by namespace and label/field selectors; an object
 that stops matching is sent to that watcher as DELETED, one that starts matching as ADDED (the
 Kubernetes cacher does the same). Each event is encoded at most once per output format
 (`Watcher.format_key`), however many watchers share that format.
@@ -21,6 +25,7 @@ re-watches), so one stuck client cannot grow the server's memory without bound.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import collections
 import contextlib
 import functools
@@ -60,8 +65,10 @@ class CachedEvent:
         self.prev = prev
         self.revision = revision
         self._encoded: dict[Hashable, bytes] = {}
-        self._fields: dict[str, str] | None = None
-        self._prev_fields: dict[str, str] | None = None
+        #: selectable fields of obj / prev, per fields function (core and events.k8s.io Events
+        #: share one cache but name their fields differently); computed once per event
+        self._fields: dict[Any, dict[str, str]] = {}
+        self._prev_fields: dict[Any, dict[str, str]] = {}
 
     def encoded(self, watcher: Watcher, type_: str, obj: dict[str, Any]) -> bytes:
         key = (watcher.format_key, type_, obj is self.obj)
@@ -80,10 +87,15 @@ class Watcher:
                  fields_of: Callable[[dict[str, Any]], dict[str, str]],
                  encode: Callable[[str, dict[str, Any]], bytes], format_key: Hashable,
                  after: int, max_queue: int = 10000, bookmarks: bool = False,
-                 group_key: Hashable | None = None) -> None:
+                 group_key: Hashable | None = None, index_value: str | None = None) -> None:
         #: watchers with equal group keys (same namespace, selectors and format) see the same
         #: lines: the cache filters and encodes once per group, not once per watcher
         self.group_key: Hashable = group_key if group_key is not None else object()
+        #: the value the field selector requires for the cache's index field (e.g. the node
+        #: name of `spec.nodeName=X`); None: the watcher is not indexable
+        self.index_value = index_value
+        #: the index bucket the cache filed this watcher under (None: the unindexed groups)
+        self.indexed_under: str | None = None
         #: once live, lines bypass `pending` and the handler: the cache writes them (already
         #: HTTP-chunk framed) straight to the connection with `sink`, batched per loop iteration
         self.sink: Callable[[bytes], bool] | None = None
@@ -122,15 +134,19 @@ class Watcher:
 
         DELETED for an object that stops matching, ADDED for one that starts matching.
         """
+        fields_of = self.fields_of
+
         def new_fields() -> dict[str, str]:
-            if ev._fields is None:
-                ev._fields = self.fields_of(ev.obj)
-            return ev._fields
+            f = ev._fields.get(fields_of)
+            if f is None:
+                f = ev._fields[fields_of] = fields_of(ev.obj)
+            return f
 
         def old_fields() -> dict[str, str]:
-            if ev._prev_fields is None:
-                ev._prev_fields = self.fields_of(ev.prev or {})
-            return ev._prev_fields
+            f = ev._prev_fields.get(fields_of)
+            if f is None:
+                f = ev._prev_fields[fields_of] = fields_of(ev.prev or {})
+            return f
 
         if ev.type == DELETED:
             return DELETED if self.matches(ev.obj, new_fields) else None
@@ -214,10 +230,26 @@ class Watcher:
             self._wake()
 
 
+class _Revisions:
+    """The history ring seen as a sequence of revisions (for bisect)."""
+
+    __slots__ = ("history",)
+
+    def __init__(self, history: collections.deque[CachedEvent]) -> None:
+        self.history = history
+
+    def __len__(self) -> int:
+        return len(self.history)
+
+    def __getitem__(self, i: int) -> int:
+        return self.history[i].revision
+
+
 class WatchCache:
     """The cache of one storage prefix (one resource)."""
 
-    def __init__(self, store: Store, prefix: str, history_size: int = 20000, bookmark_interval: float = 5.0) -> None:
+    def __init__(self, store: Store, prefix: str, history_size: int = 20000, bookmark_interval: float = 5.0,
+                 index_fn: Callable[[dict[str, Any]], str] | None = None) -> None:
         self.store = store
         self.prefix = prefix
         self.objects: dict[str, dict[str, Any]] = {}
@@ -229,8 +261,14 @@ class WatchCache:
         #: the oldest revision a watch may resume from
         self.oldest = 0
         self.watchers: set[Watcher] = set()
-        #: watchers by group key (dicts as ordered sets)
+        #: unindexed watchers by group key (dicts as ordered sets)
         self.groups: dict[Hashable, dict[Watcher, None]] = {}
+        #: the index field's value of an object (for pods: spec.nodeName, "" when unset)
+        self.index_fn = index_fn
+        #: indexed watchers: index value -> group key -> watchers
+        self.by_index: dict[str, dict[Hashable, dict[Watcher, None]]] = {}
+        #: index value -> keys of the current objects that have it (with index_fn only)
+        self.index_keys: dict[str, set[str]] = {}
         #: live watchers with lines to write at the end of this loop iteration
         self.dirty: list[Watcher] = []
         self._flush_scheduled = False
@@ -258,11 +296,16 @@ class WatchCache:
             w.close()
         self.watchers.clear()
         self.groups.clear()
+        self.by_index.clear()
 
     async def _load(self) -> None:
         result = await self.store.list(self.prefix)
         self.objects = {kv.key: decode(kv.value, kv.mod_revision) for kv in result.items}
         self._encoded = {}
+        self.index_keys = {}
+        if self.index_fn is not None:
+            for key, obj in self.objects.items():
+                self.index_keys.setdefault(self.index_fn(obj), set()).add(key)
         self.revision = self.oldest = result.revision
         self.history.clear()
         self.ready.set()
@@ -306,12 +349,33 @@ class WatchCache:
         else:
             self.objects[key] = obj
             ev = CachedEvent(MODIFIED if prev is not None else ADDED, key, obj, prev, revision)
+        index_fn = self.index_fn
+        now_in = was_in = ""
+        if index_fn is not None:
+            now_in = index_fn(obj)
+            was_in = index_fn(prev) if prev is not None else now_in
+            if was_in != now_in or etype is EventType.DELETE:
+                keys = self.index_keys.get(was_in)
+                if keys is not None:
+                    keys.discard(key)
+                    if not keys:
+                        del self.index_keys[was_in]
+            if etype is not EventType.DELETE:
+                self.index_keys.setdefault(now_in, set()).add(key)
         if len(self.history) == self.history.maxlen:
             self.oldest = self.history[0].revision
         self.history.append(ev)
         self.revision = revision
         for members in self.groups.values():
             self._fan_out(ev, members)
+        if self.by_index:
+            buckets = [self.by_index.get(now_in)]
+            if was_in != now_in:
+                buckets.append(self.by_index.get(was_in))
+            for bucket in buckets:
+                if bucket:
+                    for members in bucket.values():
+                        self._fan_out(ev, members)
         if self.dirty and not self._flush_scheduled:
             # one write per connection for everything applied in this loop iteration
             self._flush_scheduled = True
@@ -360,37 +424,52 @@ class WatchCache:
 
     def add_watcher(self, w: Watcher, initial: bool) -> None:
         """Register `w`. initial: send ADDED for the current state first (RV "0"/absent)."""
+        w.indexed_under = w.index_value if self.index_fn is not None else None
         if initial:
             w.after = self.revision
-            for key in sorted(self.objects):
+            for key in self.keys(w.indexed_under):
                 obj = self.objects[key]
                 if w.matches(obj, functools.partial(w.fields_of, obj)):
                     w.pending.append(w.encode(ADDED, obj))
         else:
             if w.after < self.oldest:
                 raise CompactedError(w.after, self.oldest, self.revision)
-            for ev in self.history:
-                if ev.revision > w.after:
-                    w.offer(ev)
+            # the ring is in revision order: start at the first event after w.after
+            history = self.history
+            start = bisect.bisect_right(_Revisions(history), w.after)
+            for i in range(start, len(history)):
+                w.offer(history[i])
         w._cache = self
         self.watchers.add(w)
-        self.groups.setdefault(w.group_key, {})[w] = None
+        groups = self.groups if w.indexed_under is None else self.by_index.setdefault(w.indexed_under, {})
+        groups.setdefault(w.group_key, {})[w] = None
 
     def remove_watcher(self, w: Watcher) -> None:
         self.watchers.discard(w)
-        members = self.groups.get(w.group_key)
-        if members is not None:
+        groups = self.groups if w.indexed_under is None else self.by_index.get(w.indexed_under)
+        members = groups.get(w.group_key) if groups is not None else None
+        if groups is not None and members is not None:
             members.pop(w, None)
             if not members:
-                del self.groups[w.group_key]
+                del groups[w.group_key]
+                if not groups and w.indexed_under is not None:
+                    self.by_index.pop(w.indexed_under, None)
         w.close()
 
-    def snapshot(self, namespace: str | None) -> list[dict[str, Any]]:
-        """Current objects in key order, optionally of one namespace."""
+    def keys(self, index_value: str | None = None) -> list[str]:
+        """Keys of the current objects in order; only those with `index_value` when given
+        (a kubelet's watch or list starts from its node's pods, not from every pod)."""
+        if index_value is None or self.index_fn is None:
+            return sorted(self.objects)
+        return sorted(self.index_keys.get(index_value, ()))
+
+    def snapshot(self, namespace: str | None, index_value: str | None = None) -> list[dict[str, Any]]:
+        """Current objects in key order, optionally of one namespace and one index value."""
+        keys = self.keys(index_value)
         if namespace is None:
-            return [self.objects[k] for k in sorted(self.objects)]
+            return [self.objects[k] for k in keys]
         prefix = f"{self.prefix}{namespace}/"
-        return [self.objects[k] for k in sorted(self.objects) if k.startswith(prefix)]
+        return [self.objects[k] for k in keys if k.startswith(prefix)]
 
     def snapshot_bytes(self, namespace: str | None) -> list[bytes]:
         """Like snapshot(), as JSON bytes, each object encoded at most once per change."""
