@@ -65,9 +65,11 @@ class Netns:
 class AgentProc:
     """One `kubelite agent` child process."""
 
-    def __init__(self, kubeconfig: Path, name: str, data_dir: Path, netns: str, manifests: Path | None) -> None:
+    def __init__(self, kubeconfig: Path, name: str, data_dir: Path, netns: str, manifests: Path | None,
+                 networking: bool = True) -> None:
         self.kubeconfig, self.name, self.data_dir, self.netns, self.manifests = kubeconfig, name, data_dir, netns, \
             manifests
+        self.networking = networking
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -80,6 +82,8 @@ class AgentProc:
                 "--node-status-update-frequency", STATUS_FREQUENCY, "--node-ip", "127.0.0.1"]
         if self.manifests is not None:
             args += ["--pod-manifest-path", str(self.manifests)]
+        if not self.networking:
+            args.append("--no-networking")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.data_dir / "agent.log", "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -189,10 +193,10 @@ class Cluster:
                                                              stderr=subprocess.STDOUT, start_new_session=True))
         return self
 
-    def add_agent(self, name: str, manifests: Path | None = None) -> AgentProc:
+    def add_agent(self, name: str, manifests: Path | None = None, networking: bool = True) -> AgentProc:
         ns = Netns()
         self.netns.append(ns)
-        agent = AgentProc(self.server.kubeconfig, name, self.root / name, ns.name, manifests)
+        agent = AgentProc(self.server.kubeconfig, name, self.root / name, ns.name, manifests, networking)
         self.agents.append(agent)
         agent.start()
         return agent
