@@ -33,9 +33,7 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
         c.start()
         manifests = c.root / "manifests"
         manifests.mkdir()
-        # The kubelet's own behaviour, without kube-proxy/DNS (tests/network covers those). Known bug: an
-        # agent restarted WITH networking recreates its pods' sandboxes instead of adopting them.
-        c.add_agent(NODE, manifests, networking=False)
+        c.add_agent(NODE, manifests)
         try:
             wait_for(lambda: c.node_ready(NODE) == "True", 90, "node Ready")
         except AssertionError:
@@ -361,7 +359,7 @@ spec:
 
     wait_for(lambda: [p for p in rs_pods() if p[0] == NODE and p[1] == "Running"].__len__() == 2, 60,
              "rs pods running on the first node")
-    second = cluster.add_agent("e2e-node-2", networking=False)
+    second = cluster.add_agent("e2e-node-2")
     wait_for(lambda: cluster.node_ready("e2e-node-2") == "True", 90, "second node Ready")
     agent(cluster).stop()
     wait_for(lambda: cluster.node_ready(NODE) in ("False", "Unknown"), 60, "first node NotReady")

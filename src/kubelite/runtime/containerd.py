@@ -231,6 +231,9 @@ class Containerd:
 
     async def _spawn(self) -> None:
         self._ready.clear()
+        # A containerd left by a SIGKILLed agent gets SIGTERM (parent-death signal) and is still
+        # shutting down: two daemons on one root and state dir would confuse the recovered sandboxes.
+        await asyncio.to_thread(self._wait_previous_daemon_gone)
         with contextlib.suppress(FileNotFoundError):
             self.address.unlink()
         argv = [self.binary, "--config", str(self.config_path)]
@@ -355,6 +358,30 @@ class Containerd:
             if b"containerd-shim" in cmdline and needle in cmdline:
                 pids.append(int(entry))
         return pids
+
+    def _previous_daemon_pids(self) -> list[int]:
+        """PIDs of containerd daemons (not shims) running our config and not started by this object."""
+        needle = str(self.config_path).encode()
+        own = self._proc.pid if self._proc is not None else None
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == own:
+                continue
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if needle in cmdline and b"containerd-shim" not in cmdline and cmdline.startswith((b"containerd", b"/")):
+                pids.append(int(entry))
+        return pids
+
+    def _wait_previous_daemon_gone(self, limit: float = 10.0) -> None:
+        deadline = time.monotonic() + limit
+        while self._previous_daemon_pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for pid in self._previous_daemon_pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def _cleanup_leftovers(self) -> None:
         for pid in self._shim_pids():
