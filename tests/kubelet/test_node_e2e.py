@@ -313,7 +313,7 @@ def test_a_sigkilled_agent_restarts_and_keeps_exactly_the_containers_that_should
     # pods that restart on their own (crash loops, liveness) would change the container set: remove them
     busy = [p for p in ("crasher", "alive", "hog", "envpod", "client", "burner") if cluster.get("pod", p)]
     if busy:
-        cluster.k("delete", "pod", *busy, "--timeout=60s")
+        cluster.k("delete", "pod", *busy, "--timeout=60s", "--ignore-not-found")  # some may be going already
     cluster.apply(pod("doomed", f"""  - name: main
     image: {BUSYBOX}
     command: [sleep, "3600"]

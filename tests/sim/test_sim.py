@@ -177,9 +177,13 @@ async def test_silenced_node_becomes_not_ready_and_pods_move(cluster: tuple[SimC
         return status if status != "True" else None
 
     assert await eventually(not_ready, f"{victim} NotReady") == "Unknown"
-    node = await client.get(NODES, victim)
-    taints = {t["key"] for t in node["spec"].get("taints") or []}
-    assert "node.kubernetes.io/unreachable" in taints
+
+    async def tainted() -> bool:
+        # the node lifecycle controller taints the node after it marks it Unknown (separate writes)
+        node = await client.get(NODES, victim)
+        return "node.kubernetes.io/unreachable" in {t["key"] for t in node["spec"].get("taints") or []}
+
+    await eventually(tainted, f"{victim} tainted unreachable")
 
     async def moved() -> bool:
         pods = await all_pods(client, labels="app=web0")
