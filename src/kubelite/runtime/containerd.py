@@ -46,6 +46,22 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
+def _children_of(parents: set[int]) -> list[int]:
+    """PIDs whose parent is in `parents` (from /proc/<pid>/stat)."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) > 1 and int(fields[1]) in parents:
+            children.append(int(entry))
+    return children
+
+
 def bridge_name(data_dir: Path) -> str:
     """A Linux bridge name unique per node (15 characters at most)."""
     return "kl" + hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:10]
@@ -384,7 +400,10 @@ class Containerd:
                 os.kill(pid, signal.SIGKILL)
 
     def _cleanup_leftovers(self) -> None:
-        for pid in self._shim_pids():
+        shims = self._shim_pids()
+        # a container's init is the shim's child: killing only the shim would orphan it (and with it
+        # its PID namespace) to keep running after the node is gone
+        for pid in _children_of(set(shims)) + shims:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 5
