@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from kubelite.apiserver import adapters
 from kubelite.testing.server import KubeliteServer
 
 PODS = "/api/v1/namespaces/default/pods"
@@ -106,8 +105,6 @@ def test_negative_scale(server: KubeliteServer, unchanged: None) -> None:
 
 
 def test_unknown_fields_strict(server: KubeliteServer, unchanged: None) -> None:
-    if not adapters.available()["schema"]:
-        pytest.skip("kubelite.api.schema (unknown-field detection) is not in this build yet")
     obj = pod("strict")
     obj["spec"]["bogus"] = 1
     body = expect(server.request("POST", PODS + "?fieldValidation=Strict", obj), 400, "BadRequest")

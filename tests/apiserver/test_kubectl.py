@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from kubelite.apiserver import adapters
 from kubelite.testing.kubectl import Kubectl
 from kubelite.testing.server import KubeliteServer
 
@@ -278,8 +277,6 @@ def test_invalid_object_is_rendered_like_kubernetes(kctl: Kubectl, tmp_path: Pat
 
 
 def test_explain_uses_the_openapi_schemas(kctl: Kubectl) -> None:
-    if not adapters.available()["schema"]:
-        pytest.skip("kubelite.api.schema (real OpenAPI schemas) is not in this build yet")
     out = ok(kctl, "explain", "pods.spec.containers")
     assert "image" in out
 

@@ -156,8 +156,7 @@ class ApiServer:
         site = web.SockSite(self.runner, sock, ssl_context=self._ssl_context())
         await site.start()
         self.ready.set()
-        log.info("kubelite apiserver listening on %s (datastore %s; api modules %s)", self.url,
-                 cfg.datastore or "sqlite", adapters.available())
+        log.info("kubelite apiserver listening on %s (datastore %s)", self.url, cfg.datastore or "sqlite")
         for hook in cfg.post_start:
             self._post_tasks.append(asyncio.create_task(self._run_hook(hook), name=f"post-start {hook!r}"))
 
