@@ -162,8 +162,11 @@ def find_process(marker: str) -> int | None:
 class Cluster:
     """A server with controllers and scheduler, and agents; `kubectl` drives it."""
 
-    def __init__(self) -> None:
+    def __init__(self, node_monitor_grace: str = NODE_MONITOR_GRACE,
+                 toleration_seconds: str = TOLERATION_SECONDS) -> None:
+        """`node_monitor_grace` / `toleration_seconds`: how soon a silent node's pods are evicted."""
         require_node_tools()
+        self.node_monitor_grace, self.toleration_seconds = node_monitor_grace, toleration_seconds
         self.root = Path(f"/tmp/klt-{uuid.uuid4().hex[:8]}")
         self.root.mkdir()
         params = inspect.signature(KubeliteServer).parameters
@@ -171,8 +174,8 @@ class Cluster:
         self.embedded = "control_plane" in params and "pod_eviction_timeout" in params
         if self.embedded:
             self.server = KubeliteServer(data_dir=self.root / "server", control_plane=True,
-                                         node_monitor_grace_period=NODE_MONITOR_GRACE,
-                                         pod_eviction_timeout=TOLERATION_SECONDS)
+                                         node_monitor_grace_period=node_monitor_grace,
+                                         pod_eviction_timeout=toleration_seconds)
         else:
             self.server = KubeliteServer(data_dir=self.root / "server")
         self.extra_procs: list[subprocess.Popen[bytes]] = []
@@ -185,8 +188,8 @@ class Cluster:
         self.kubectl = Kubectl(self.server.kubeconfig)
         if not self.embedded:  # an older server: run them as their own processes
             kc = str(self.server.kubeconfig)
-            for args in (["controller-manager", "--kubeconfig", kc, "--node-monitor-grace-period", NODE_MONITOR_GRACE,
-                          "--default-toleration-seconds", TOLERATION_SECONDS],
+            for args in (["controller-manager", "--kubeconfig", kc, "--node-monitor-grace-period",
+                          self.node_monitor_grace, "--default-toleration-seconds", self.toleration_seconds],
                          ["scheduler", "--kubeconfig", kc]):
                 with open(self.root / f"{args[0]}.log", "ab") as log:
                     self.extra_procs.append(subprocess.Popen([*KUBELITE, *args], stdout=log,

@@ -210,6 +210,8 @@ class PodManager:
 
     def _sources_changed(self) -> None:
         if self.sources_ready:
+            log.debug("pod sources loaded: %d API pods, %d static pods, %d pods in the runtime",
+                     len(self._api_pods), len(self._static_pods), len(self._signatures))
             for uid in set(self._signatures) | set(self._api_pods) | set(self._static_pods):
                 self.workers.enqueue(uid)
 
@@ -647,16 +649,23 @@ class PodManager:
     # -- the sync of one pod ---------------------------------------------------------------------
 
     async def _sync(self, uid: str) -> None:
-        pod = self.desired(uid)
         try:
             sandboxes = await self.runtime.list_pod_sandboxes({S.LABEL_POD_UID: uid})
             containers = await self.runtime.list_containers(labels={S.LABEL_POD_UID: uid})
         except RuntimeError_ as err:
             raise OSError(f"runtime unavailable: {err}") from None
+        # The desired pod and "have the sources loaded?" are read together, after the awaits: read
+        # before them, a restarted agent whose informer synced during the listing would take every
+        # pod it runs for an orphan (no pod, yet sources ready) and kill it.
+        pod = self.desired(uid)
         st = self._states.get(uid)
         if pod is None:
             if not self.sources_ready and st is None:
                 return  # unknown pod before the sources loaded: adopt or remove it later
+            if sandboxes or containers:
+                labels = sandboxes[0].labels if sandboxes else containers[0].labels
+                name = labels.get(S.LABEL_POD_NAME, "")
+                log.info("removing pod %s (uid %s): no source wants it", name, uid)
             grace = S.grace_period(st.pod) if st is not None and uid in self._static_seen else VANISHED_GRACE
             await self._kill_pod(st.pod if st else None, sandboxes, containers, min(grace, 30))
             await self._remove_pod(uid, sandboxes, containers)

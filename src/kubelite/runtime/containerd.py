@@ -120,6 +120,14 @@ disabled_plugins = [
 [grpc]
   address = {q(str(address))}
 
+# A restarted containerd reconnects to the shims of the running pods one after the other; one that
+# does not answer within the load timeout is taken for dead and its containers are killed. The
+# default 5 s is too short on a loaded node: a slow shim would cost its pod a restart. A dead shim
+# (socket gone) still fails at once.
+[timeouts]
+  "io.containerd.timeout.shim.load" = "30s"
+  "io.containerd.timeout.shim.cleanup" = "10s"
+
 [ttrpc]
   address = {q(str(address) + ".ttrpc")}
 
@@ -177,7 +185,7 @@ class Containerd:
         binary: str = "containerd",
         restart: bool = True,
         log_level: str = "info",
-        ready_timeout: float = 20.0,
+        ready_timeout: float = 60.0,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.netns = netns
