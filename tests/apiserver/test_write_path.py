@@ -229,3 +229,45 @@ async def test_event_watches_through_both_event_apis(http: aiohttp.ClientSession
     got_core, got_new = await a, await b
     assert got_core["object"]["involvedObject"]["name"] == "ev-pod"
     assert got_new["object"]["regarding"]["name"] == "ev-pod" and got_new["object"]["note"] == "Started container c"
+
+
+async def test_status_writes_still_check_what_node_validation_reads(http: aiohttp.ClientSession) -> None:
+    """Pod status writes skip spec validation (it cannot have changed); a Node's status is
+    validated (its capacity quantities), so a bad one is still a 422."""
+    await call(http, "POST", "/api/v1/nodes", {"metadata": {"name": "sv-node"}}, 201)
+    bad = await call(http, "PATCH", "/api/v1/nodes/sv-node/status",
+                     {"status": {"capacity": {"cpu": "lots"}}}, 422, headers=MERGE)
+    assert any(c.get("field") == "status.capacity[cpu]" for c in bad["details"]["causes"]), bad
+    ok = await call(http, "PATCH", "/api/v1/nodes/sv-node/status",
+                    {"status": {"capacity": {"cpu": "4", "pods": "110"}}}, headers=MERGE)
+    assert ok["status"]["allocatable"] == {"cpu": "4", "pods": "110"}  # defaulted from capacity
+    created = await call(http, "POST", PODS, pod("sv-pod"), 201)
+    patched = await call(http, "PATCH", f"{PODS}/sv-pod/status", {"status": {"phase": "Running"}},
+                         headers=MERGE)
+    assert patched["status"]["phase"] == "Running" and patched["spec"] == created["spec"]
+    assert int(patched["metadata"]["resourceVersion"]) > int(created["metadata"]["resourceVersion"])
+
+
+async def test_expect_100_continue(server: KubeliteServer) -> None:
+    """curl sends `Expect: 100-continue` before a body over 1 KiB: the server answers
+    `100 Continue`, then reads the body and creates the object."""
+    ctx = ssl.create_default_context(cafile=str(server.ca_cert))
+    host, port = server.url.removeprefix("https://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port), ssl=ctx)
+    try:
+        obj = pod("ex-pod")
+        obj["metadata"]["annotations"] = {"pad": "x" * 2000}
+        body = orjson.dumps(obj)
+        writer.write((f"POST {PODS} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {server.token}\r\n"
+                      f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                      "Expect: 100-continue\r\n\r\n").encode())
+        await writer.drain()
+        async with asyncio.timeout(30):
+            interim = await reader.readuntil(b"\r\n\r\n")
+            assert interim.startswith(b"HTTP/1.1 100 Continue"), interim
+            writer.write(body)
+            await writer.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 201"), head
+    finally:
+        writer.close()

@@ -622,9 +622,21 @@ def strategic_merge_patch(target: Mapping[str, Any], patch: Any, api_version: st
         raise PatchError("a strategic merge patch must be a JSON object")
     if not isinstance(target, Mapping):
         raise PatchError("the object to patch must be a JSON object")
-    schema = list_schema(api_version, kind) or {}
     # one copy of the whole target up front; the merge then copies only what it changes
-    return StrategicMerger(schema, owned=True).merge_map(clone(dict(target)), patch, "")
+    return strategic_merge_patch_into(clone(dict(target)), patch, api_version, kind)
+
+
+def strategic_merge_patch_into(target: dict[str, Any], patch: Any, api_version: str, kind: str) -> dict[str, Any]:
+    """strategic_merge_patch on a private copy the caller owns: `target` is updated in place
+    and no copy of it is made (the apiserver's read-modify-write decodes its own copy of the
+    stored object; cloning a whole pod again per status PATCH was wasted work). Values taken
+    from `patch` are still copied, so the patch can be applied again on a retry."""
+    if not isinstance(patch, Mapping):
+        raise PatchError("a strategic merge patch must be a JSON object")
+    if not isinstance(target, dict):
+        raise PatchError("the object to patch must be a JSON object")
+    schema = list_schema(api_version, kind) or {}
+    return StrategicMerger(schema, owned=True).merge_map(target, patch, "")
 
 
 # =============================================================================================

@@ -108,6 +108,11 @@ def strategic_merge_patch(target: dict[str, Any], patch: Any, api_version: str, 
     return _wrap(_patch.strategic_merge_patch, target, patch, api_version, kind)
 
 
+def strategic_merge_patch_into(target: dict[str, Any], patch: Any, api_version: str, kind: str) -> Any:
+    """strategic_merge_patch on a private copy the caller owns (updated in place, no copy)."""
+    return _wrap(_patch.strategic_merge_patch_into, target, patch, api_version, kind)
+
+
 def server_side_apply(live: dict[str, Any] | None, applied: dict[str, Any], manager: str, force: bool,
                       api_version: str, kind: str) -> Any:
     return _wrap(_patch.server_side_apply, live, applied, manager, force, api_version, kind)

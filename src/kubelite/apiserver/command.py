@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from kubelite import aio
 from kubelite.apiserver.controlplane import ControlPlaneConfig, post_start_hooks
 from kubelite.apiserver.server import ServerConfig, run_server
 from kubelite.controllers.command import Duration
@@ -76,7 +77,7 @@ def server(data_dir: Path, bind_address: str, port: int, datastore: str | None, 
         await run_server(config, stop)
 
     try:
-        asyncio.run(main())
+        aio.run(main())
     except (StoreUnavailableError, ValueError, OSError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)

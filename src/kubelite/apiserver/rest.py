@@ -52,6 +52,11 @@ PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
 _RESET_STATUS_ON_CREATE = {"Pod", "Service", "Deployment", "ReplicaSet", "DaemonSet", "Job",
                            "ReplicationController", "Namespace"}
 _MAX_RETRIES = 20
+#: Kinds whose defaulting or validation reads `status` (api/defaults.py, api/validation.py). A
+#: status write of any other kind changes only the status, which neither looks at, so it skips
+#: both: re-validating the stored spec of a pod on every kubelet status write was most of the cost
+#: of a pods/status PATCH (Kubernetes' status strategies validate the status only, too).
+_STATUS_CHECKED_KINDS = frozenset({"Node", "Namespace"})
 
 
 @dataclass
@@ -269,9 +274,10 @@ def _chunk_sink(transport: asyncio.BaseTransport | None) -> Callable[[bytes], bo
     a task switch per watcher. Returns False when the connection is gone or the client reads
     too slowly (its unsent bytes passed MAX_WATCH_BUFFER); the watcher is then closed.
     """
-    if not isinstance(transport, asyncio.WriteTransport):
+    # Duck-typed: uvloop's transports (kubelite.aio) do not subclass asyncio's classes.
+    if transport is None or not hasattr(transport, "write") or not hasattr(transport, "get_write_buffer_size"):
         return lambda chunk: False
-    tr = transport
+    tr: Any = transport
 
     def sink(chunk: bytes) -> bool:
         if tr.is_closing():
@@ -824,7 +830,10 @@ class Rest:
             if added:
                 raise errors.forbidden(res, old_meta.get("name", ""), "no new finalizers can be added if the "
                                        "object is being deleted, found new finalizers " + str(sorted(added)))
-        if sub == "status":
+        status_only = sub == "status" and res.kind not in _STATUS_CHECKED_KINDS
+        if status_only:
+            pass  # (defaulting does not touch these kinds' status)
+        elif sub == "status":
             # A status write keeps the stored spec as it is: defaulting may only touch the status
             # (re-defaulting the spec could change e.g. a Job's template: 422 "field is immutable").
             defaulted = orjson.loads(orjson.dumps(new))
@@ -853,12 +862,13 @@ class Rest:
             self.check_unknown(res, objects.to_external(res, new), opts)
             if res is PODS:
                 check_mirror_pod(old, new, opts.user)
-        try:
-            causes = adapters.validate_update(res.api_version, res.kind, objects.to_external(res, new),
-                                              objects.to_external(res, old))
-        except Exception:  # noqa: BLE001
-            log.exception("validate_update %s failed", res.kind)
-            causes = []
+        causes: list[dict[str, str]] = []
+        if not status_only:
+            try:
+                causes = adapters.validate_update(res.api_version, res.kind, objects.to_external(res, new),
+                                                  objects.to_external(res, old))
+            except Exception:  # noqa: BLE001
+                log.exception("validate_update %s failed", res.kind)
         if causes:
             raise errors.invalid(res, old_meta.get("name", ""), causes)
         if opts.field_manager:
@@ -995,7 +1005,7 @@ class Rest:
                 elif ct == "application/json-patch+json":
                     out = adapters.json_patch(cur, patch)
                 elif ct == "application/strategic-merge-patch+json":
-                    out = adapters.strategic_merge_patch(cur, patch, target_av, target_kind)
+                    out = adapters.strategic_merge_patch_into(cur, patch, target_av, target_kind)
                 else:
                     self.check_type(res, patch, t.sub)
                     self.check_unknown(res, patch, opts)

@@ -93,7 +93,7 @@ class ApiServer:
         self.rest: Rest | None = None
         self.proxy: KubeletProxy | None = None
         self.metrics_api: MetricsApi | None = None
-        self.runner: web.AppRunner | None = None
+        self.runner: web.BaseRunner | None = None
         self.port = config.port
         self._post_tasks: list[asyncio.Task[None]] = []
         self._owns_store = config.store is None
@@ -149,9 +149,18 @@ class ApiServer:
         await self._bootstrap()
         self._discovery = discovery.DiscoveryCache(f"{cfg.advertise_host or cfg.bind_address}:{self.port}")
 
-        app = web.Application(client_max_size=MAX_BODY + 1024, handler_args={"max_field_size": 65536})
-        app.router.add_route("*", "/{tail:.*}", self.handle)
-        self.runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        # aiohttp's low-level server: every path goes to `handle`, which routes by itself, so the
+        # Application's router, match info and middleware chain were pure per-request overhead.
+        loop = asyncio.get_running_loop()
+
+        def make_request(message: Any, payload: Any, protocol: Any, writer: Any,
+                         task: asyncio.Task[None]) -> web.BaseRequest:
+            return web.BaseRequest(message, payload, protocol, writer, task, loop,
+                                   client_max_size=MAX_BODY + 1024)
+
+        lowlevel = web.Server(self._serve, request_factory=make_request, access_log=None,  # type: ignore[arg-type]
+                              max_field_size=65536)
+        self.runner = web.ServerRunner(lowlevel, handle_signals=False, shutdown_timeout=1.0)
         await self.runner.setup()
         site = web.SockSite(self.runner, sock, ssl_context=self._ssl_context())
         await site.start()
@@ -296,6 +305,18 @@ class ApiServer:
             if cn:
                 return User(cn, (*orgs, "system:authenticated"))
         return None
+
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
+        """The low-level server's entry: `Expect: 100-continue` (curl sends it for bodies over
+        1 KiB) as aiohttp's router would answer it, then `handle`."""
+        expect = request.headers.get("Expect")
+        if expect is not None:
+            if expect.lower() != "100-continue":
+                return web.Response(status=417, text=f"Unknown Expect: {expect}")
+            if request.version >= (1, 1):
+                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                request.writer.output_size = 0
+        return await self.handle(request)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         start = time.perf_counter()

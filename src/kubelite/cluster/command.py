@@ -23,6 +23,7 @@ from pathlib import Path
 
 import click
 
+from kubelite import aio
 from kubelite.cluster import nodenet
 from kubelite.cluster.config import (
     DEFAULT_DATA_DIR,
@@ -144,7 +145,7 @@ def up(data_dir: Path, nodes: int | None, node_name: tuple[str, ...], datastore:
     click.echo(f"kubelite up: {'resuming the' if resumed else 'a new'} cluster in {data_dir} "
                f"({len(config.nodes)} node{'s' if len(config.nodes) > 1 else ''}: {', '.join(config.nodes)})")
     try:
-        code = asyncio.run(_run(config))
+        code = aio.run(_run(config))
     finally:
         with contextlib.suppress(OSError):
             if _read_pid(data_dir) == os.getpid():

@@ -14,6 +14,7 @@ from typing import Any
 import click
 import yaml
 
+from kubelite import aio
 from kubelite.client.rest import ApiClient
 
 
@@ -142,6 +143,6 @@ def agent(kubeconfig: str | None, server: str | None, token: str | None, ca_file
             await client.close()
 
     try:
-        asyncio.run(main())
+        aio.run(main())
     except AgentError as err:
         raise click.ClickException(str(err)) from None

@@ -9,6 +9,7 @@ import signal
 
 import click
 
+from kubelite import aio
 from kubelite.client.rest import ApiClient
 
 
@@ -48,7 +49,7 @@ def main(kubeconfig: str, node_name: str, netns: str | None, network_ip: str | N
             await client.close()
 
     try:
-        asyncio.run(run())
+        aio.run(run())
     except NetnsError as err:
         raise click.ClickException(str(err)) from None
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import click
 
+from kubelite import aio
 from kubelite.runtime.images import DEFAULT_IMAGES_DIR, ImageBuildError, build_images
 
 
@@ -51,7 +51,7 @@ def import_(files: tuple[Path, ...], address: Path) -> None:
         raise click.ClickException(f"containerd socket {address} does not exist: is the agent running?")
     for tar in files:
         try:
-            names = asyncio.run(import_image_tar(tar, address))
+            names = aio.run(import_image_tar(tar, address))
         except RuntimeError_ as err:
             raise click.ClickException(str(err)) from err
         for name in names:

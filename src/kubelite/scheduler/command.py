@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kubelite import aio
 from kubelite.client.rest import ApiError
 from kubelite.scheduler.scheduler import DEFAULT_SCHEDULER_NAME, Scheduler
 
@@ -109,7 +110,7 @@ def scheduler(kubeconfig: str, leader_elect: bool, scheduler_name: str, verbose:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kubelite.client.events").addFilter(_EveryNSeconds("event queue full"))
     try:
-        asyncio.run(_serve(kubeconfig, leader_elect, scheduler_name))
+        aio.run(_serve(kubeconfig, leader_elect, scheduler_name))
     except ValueError as e:  # bad kubeconfig
         raise click.ClickException(str(e)) from None
     except OSError as e:

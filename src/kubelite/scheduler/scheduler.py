@@ -47,6 +47,9 @@ ASSIGNED_PODS = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
 BACKOFF_FLUSH_INTERVAL = 1.0
 UNSCHEDULABLE_FLUSH_INTERVAL = 30.0
 DEFAULT_BINDS_IN_FLIGHT = 256
+#: the default recorder's queue and concurrent Event writes (see _default_recorder)
+EVENT_QUEUE = 20000
+EVENT_WRITERS = 8
 
 
 class Recorder(Protocol):
@@ -360,7 +363,10 @@ async def _maybe_await(fn: Callable[[], Any] | None) -> None:
 def _default_recorder(client: ApiClient, component: str) -> Recorder:
     from kubelite.client.events import EventRecorder
 
-    recorder: Recorder = EventRecorder(client, component)
+    # One "Scheduled" Event per pod, as kube-scheduler. In bursts the default queue (1000) filled
+    # and events were dropped; a longer queue keeps them. The writers stay few: Events trail the
+    # binds rather than compete with them for the apiserver (more writers bound fewer pods/s).
+    recorder: Recorder = EventRecorder(client, component, max_queue=EVENT_QUEUE, writers=EVENT_WRITERS)
     return recorder
 
 
