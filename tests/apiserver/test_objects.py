@@ -30,6 +30,10 @@ def test_generate_name(server: KubeliteServer) -> None:
     a = ok(server.request("POST", f"{NS}/configmaps", {"metadata": {"generateName": "gen-"}}), 201)
     b = ok(server.request("POST", f"{NS}/configmaps", {"metadata": {"generateName": "gen-"}}), 201)
     assert a["metadata"]["name"].startswith("gen-") and a["metadata"]["name"] != b["metadata"]["name"]
+    # five characters from Kubernetes' suffix alphabet (no vowels, no 0/1/3), as `kubectl get pods` users know them
+    for name in (a["metadata"]["name"], b["metadata"]["name"]):
+        suffix = name.removeprefix("gen-")
+        assert len(suffix) == 5 and set(suffix) <= set("bcdfghjklmnpqrstvwxz2456789"), name
 
 
 def test_server_sets_identity_fields(server: KubeliteServer) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import random
 import re
 import time
 from typing import Any
@@ -46,6 +47,15 @@ def new_uid() -> str:
     b[8] = (b[8] & 0x3F) | 0x80
     h = b.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+#: the alphabet of Kubernetes' generated name suffixes (no vowels, no 0/1/3: no words, no look-alikes)
+_NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def name_suffix(length: int = 5) -> str:
+    """The random suffix the apiserver appends to a generateName, as Kubernetes draws it."""
+    return "".join(random.choice(_NAME_SUFFIX_ALPHABET) for _ in range(length))
+
 
 
 def name_problem(kind: str, name: str) -> str | None:

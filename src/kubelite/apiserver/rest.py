@@ -725,7 +725,7 @@ class Rest:
             obj = orjson.loads(orjson.dumps(template)) if generated else template
             meta = obj["metadata"]
             if generated:
-                meta["name"] = gen_name + objects.new_uid().replace("-", "")[:5]
+                meta["name"] = gen_name + objects.name_suffix()
             final_name = meta["name"]
             meta["uid"] = objects.new_uid()
             try:
