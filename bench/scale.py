@@ -84,9 +84,33 @@ def p99_by_verb(before: dict[str, dict[float, float]], after: dict[str, dict[flo
     return result
 
 
+def request_counts(text: str) -> dict[str, float]:
+    """"verb resource" -> requests so far (apiserver_request_total, all codes)."""
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "apiserver_request":  # the parser drops the _total suffix
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_total"):
+                key = f"{sample.labels.get('verb', '?')} {sample.labels.get('resource', '?')}"
+                out[key] = out.get(key, 0.0) + sample.value
+    return out
+
+
+def per_node(before: dict[str, float], after: dict[str, float], nodes: int) -> str:
+    """The requests made between two scrapes, per node, largest first (what a node's joining costs)."""
+    delta = {k: v - before.get(k, 0.0) for k, v in after.items()}
+    top = sorted(((n, k) for k, n in delta.items() if n > 0), reverse=True)[:8]
+    total = sum(n for n, _ in top)
+    return f"{total / nodes:.1f} per node (" + ", ".join(f"{k} {n / nodes:.2f}" for n, k in top) + ")"
+
+
+async def metrics_text(client: ApiClient) -> str:
+    return (await client.request_raw("GET", "/metrics")).decode()
+
+
 async def scrape(client: ApiClient) -> dict[str, dict[float, float]]:
-    raw = await client.request_raw("GET", "/metrics")
-    return histograms(raw.decode())
+    return histograms(await metrics_text(client))
 
 
 # -- process figures ----------------------------------------------------------------------------------
@@ -241,21 +265,32 @@ async def nodes_ready(backend: str, nodes: int) -> None:
     cluster, etcd = start_cluster(backend)
     client = ApiClient.from_kubeconfig(str(cluster.kubeconfig))
     try:
-        api = cluster.processes()["apiserver"]
+        procs = cluster.processes()
+        api = procs["apiserver"]
         cpu0 = cpu_seconds(api)
+        counts0 = request_counts(await metrics_text(client))
         t0 = time.monotonic()
-        cluster.start_sim(nodes, extra=["--lease-interval", LEASE_INTERVAL])
+        sim = cluster.start_sim(nodes, extra=["--lease-interval", LEASE_INTERVAL],
+                                wait=max(300, nodes * 0.2))
+        sim_proc = psutil.Process(sim.pid)
         elapsed = await wait_nodes_ready(client, nodes, "sim-", limit_s=max(300, nodes * 0.2))
         elapsed_total = time.monotonic() - t0
         cpu = cpu_seconds(api) - cpu0
         rss = api.memory_info().rss
+        counts1 = request_counts(await metrics_text(client))
         log(f"[{backend}] (1) {nodes} nodes Ready in {elapsed_total:.1f}s (informer saw all Ready {elapsed:.1f}s "
-            f"after the sim said started); apiserver CPU {cpu:.1f}s, RSS {rss / 2**20:.0f} MiB")
+            f"after the sim said all had registered); apiserver CPU {cpu:.1f}s, RSS {rss / 2**20:.0f} MiB; "
+            f"sim CPU {cpu_seconds(sim_proc):.1f}s, RSS {sim_proc.memory_info().rss / 2**20:.0f} MiB "
+            f"(load average {os.getloadavg()[0]:.1f})")
+        log(f"[{backend}]     API requests while joining: {per_node(counts0, counts1, nodes)}")
         await asyncio.sleep(12)  # a full lease round at steady state
-        cpu1 = cpu_seconds(api)
+        cpu1, sim_cpu1 = cpu_seconds(api), cpu_seconds(sim_proc)
+        counts2 = request_counts(await metrics_text(client))
         await asyncio.sleep(10)
-        log(f"[{backend}]     steady state: apiserver CPU {(cpu_seconds(api) - cpu1) / 10 * 100:.0f}% of a core "
-            f"for {nodes} nodes renewing leases every {LEASE_INTERVAL}")
+        counts3 = request_counts(await metrics_text(client))
+        log(f"[{backend}]     steady state: apiserver CPU {(cpu_seconds(api) - cpu1) / 10 * 100:.0f}% of a core, "
+            f"sim {(cpu_seconds(sim_proc) - sim_cpu1) / 10 * 100:.0f}%, for {nodes} nodes renewing leases every "
+            f"{LEASE_INTERVAL}; requests in 10 s: {per_node(counts2, counts3, nodes)}")
     finally:
         await client.close()
         stop_cluster(cluster, etcd)

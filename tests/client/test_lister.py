@@ -94,3 +94,21 @@ def test_replace_swaps_the_whole_content() -> None:
     store.replace([pod("b", node="n2")])
     assert store.keys() == ["default/b"]
     assert store.by_index("nodeName", "n1") == []
+
+
+def test_controller_uid_index_separates_owned_pods_from_orphans() -> None:
+    from kubelite.client.lister import ORPHAN, index_by_controller_uid
+
+    store = Lister()
+    store.add_index("ctrl", index_by_controller_uid)
+    owned = {"metadata": {"name": "a", "namespace": "ns", "ownerReferences": [
+        {"uid": "gc-only"}, {"uid": "rs-1", "controller": True}]}}
+    orphan = {"metadata": {"name": "b", "namespace": "ns", "ownerReferences": [{"uid": "gc-only"}]}}
+    bare = {"metadata": {"name": "c", "namespace": "ns"}}
+    for obj in (owned, orphan, bare):
+        store.add(obj)
+    assert [o["metadata"]["name"] for o in store.by_index("ctrl", "rs-1")] == ["a"]
+    assert [o["metadata"]["name"] for o in store.by_index("ctrl", ORPHAN)] == ["b", "c"]
+    assert store.by_index("ctrl", "gc-only") == []
+    store.add({"metadata": {"name": "a", "namespace": "ns", "ownerReferences": []}})  # released
+    assert store.by_index("ctrl", "rs-1") == [] and len(store.by_index("ctrl", ORPHAN)) == 3

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kubelite.api.resources import LEASES, NODES
 from kubelite.client.fake import FakeApiClient
+from kubelite.client.rest import ApiError
 from kubelite.kubelet.heartbeat import NodeHeartbeat
 from kubelite.kubelet.nodestatus import HostFacts, Readings, build_node
 
@@ -66,3 +69,69 @@ async def test_a_deleted_lease_is_created_again() -> None:
     await hb.renew_lease()
     again = fake.object(LEASES, "hb", "kube-node-lease")
     assert again is not None and again["spec"]["holderIdentity"] == "hb"
+
+
+def calls(fake: FakeApiClient) -> list[tuple[str, str]]:
+    return [(a.verb, a.resource_plural) for a in fake.actions]
+
+
+async def test_a_new_node_registers_with_its_conditions_in_one_request_and_its_lease_in_one_more() -> None:
+    fake = FakeApiClient()
+    hb = heartbeat(fake)
+    await hb.register()
+    node = fake.object(NODES, "hb")
+    assert node is not None
+    ready = [c for c in node["status"]["conditions"] if c["type"] == "Ready"]
+    assert ready and ready[0]["status"] == "True"
+    assert node["status"]["capacity"]["cpu"] == "2"
+    await hb.renew_lease()
+    assert calls(fake) == [("create", "nodes"), ("create", "leases")]
+
+
+async def test_a_node_marked_unknown_by_the_controller_is_reported_ready_again_at_the_next_check() -> None:
+    fake = FakeApiClient()
+    hb = heartbeat(fake)
+    await hb.register()
+    fake.clear_actions()
+    await hb.report_status()  # nothing changed: a read, no write
+    assert [a.verb for a in fake.actions if a.resource_plural == "nodes"] == ["get"]
+    node = fake.object(NODES, "hb")
+    assert node is not None
+    for c in node["status"]["conditions"]:  # what the node lifecycle controller writes after a silence
+        c["status"] = "Unknown"
+    await fake.replace(NODES, node, subresource="status")
+    await hb.report_status()
+    ready = [c for c in fake.object(NODES, "hb")["status"]["conditions"]  # type: ignore[index]
+             if c["type"] == "Ready"]
+    assert ready[0]["status"] == "True"
+
+
+async def test_status_reports_after_the_first_send_only_the_conditions() -> None:
+    fake = FakeApiClient()
+    hb = heartbeat(fake)
+    hb.status_report_interval = 0  # every check is a full report
+    await hb.register()
+    fake.clear_actions()
+    await hb.report_status()
+    patches = [a for a in fake.actions if a.verb == "patch"]
+    assert len(patches) == 1 and set(patches[0].body["status"]) == {"conditions"}  # type: ignore[index]
+    assert fake.object(NODES, "hb")["status"]["nodeInfo"]  # type: ignore[index]  # still there
+
+
+async def test_a_renewal_that_timed_out_is_retried_with_one_put() -> None:
+    fake = FakeApiClient()
+    hb = heartbeat(fake)
+    await hb.register()
+    await hb.renew_lease()
+    failures = [ApiError.make(0, "ConnectionError", "PUT: TimeoutError")]
+
+    def flaky(action: object) -> None:
+        if failures:
+            raise failures.pop()
+
+    fake.prepend_reactor("update", "leases", flaky)
+    with pytest.raises(ApiError):
+        await hb.renew_lease()
+    fake.clear_actions()
+    await hb.renew_lease()
+    assert lease_calls(fake) == ["update"]

@@ -61,6 +61,21 @@ def index_by_owner_uid(obj: dict[str, Any]) -> list[str]:
     return [str(r["uid"]) for r in refs if isinstance(r, dict) and r.get("uid")]
 
 
+#: the `index_by_controller_uid` value of objects no controller owns
+ORPHAN = "<orphan>"
+
+
+def index_by_controller_uid(obj: dict[str, Any]) -> list[str]:
+    """The uid of the controlling owner (ownerReference with controller: true), or ORPHAN.
+
+    What a ReplicaSet may claim is what it controls plus the orphans (ControllerRefManager): with
+    this index a reconcile reads those, not every pod of the namespace."""
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("controller") and ref.get("uid"):
+            return [str(ref["uid"])]
+    return [ORPHAN]
+
+
 class Lister:
     """A thread-unsafe (asyncio-only) indexed object cache. Written by an Informer, read by anyone."""
 

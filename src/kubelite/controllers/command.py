@@ -14,6 +14,10 @@ import signal
 
 import click
 
+from kubelite import aio
+
+#: connections of the controller manager to the API server (its informers' watches use some)
+CONTROLLER_POOL_SIZE = 96
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 
@@ -81,7 +85,9 @@ def controller_manager(kubeconfig: str, leader_elect: bool, node_monitor_grace_p
     if node_monitor_grace_period <= 0:
         raise click.BadParameter("must be > 0", param_hint="--node-monitor-grace-period")
     try:
-        client = ApiClient.from_kubeconfig(kubeconfig)
+        # a bounded pool: a ReplicaSet's slow-start batch of 256 creates reuses connections
+        # instead of opening (and TLS-handshaking) one per create
+        client = ApiClient.from_kubeconfig(kubeconfig, pool_size=CONTROLLER_POOL_SIZE)
     except Exception as e:  # noqa: BLE001 - any unreadable kubeconfig is a usage error
         raise click.ClickException(f"cannot use kubeconfig {kubeconfig}: {e}") from None
 
@@ -107,4 +113,4 @@ def controller_manager(kubeconfig: str, leader_elect: bool, node_monitor_grace_p
         if runner.done() and not runner.cancelled() and runner.exception() is not None:
             raise click.ClickException(str(runner.exception()))
 
-    asyncio.run(main())
+    aio.run(main())

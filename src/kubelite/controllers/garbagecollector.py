@@ -45,7 +45,7 @@ from kubelite.client.informer import InformerFactory
 from kubelite.client.lister import Lister, index_by_owner_uid
 from kubelite.client.rest import ApiError, is_conflict, is_not_found
 from kubelite.controllers.base import Controller, NullRecorder, Recorder, patch_owner_refs
-from kubelite.controllers.util import Obj, deep, is_deleting, key_of, meta
+from kubelite.controllers.util import Obj, is_deleting, key_of, meta
 
 log = logging.getLogger("kubelite.controllers.garbagecollector")
 
@@ -93,7 +93,12 @@ class GarbageCollector(Controller):
 
     def _update_handler(self, res: Resource) -> Any:
         def on_update(old: Obj, new: Obj) -> None:
-            if meta(new).get("ownerReferences") or is_deleting(new) or meta(old).get("ownerReferences"):
+            # Only a change of owners, or a deletion, gives the collector work: a Lease renewal or
+            # a pod status write keeps its owners (their own deletion enqueues their dependents),
+            # and at 5000 nodes those are 500 updates a second.
+            om, nm = meta(old), meta(new)
+            if (is_deleting(new) or om.get("ownerReferences") != nm.get("ownerReferences")
+                    or om.get("finalizers") != nm.get("finalizers") or om.get("uid") != nm.get("uid")):
                 self.queue.add(item_key(res, new))
             if is_deleting(new):
                 self._enqueue_dependents(new)
@@ -128,7 +133,7 @@ class GarbageCollector(Controller):
         cached = lister.get(obj_key)
         if cached is None:
             return None
-        obj: Obj = deep(cached)
+        obj: Obj = cached  # read only below: writes are patches and deletes built from it
         finalizers = meta(obj).get("finalizers") or []
         if is_deleting(obj) and ORPHAN in finalizers:
             return await self._orphan_dependents(res, obj)

@@ -109,7 +109,7 @@ class NodeLifecycleController(Controller):
             self.probes.pop(key, None)
             await self._delete_orphaned_pods(key)
             return None
-        node: Obj = deep(cached)
+        node: Obj = cached  # read only: _mark_unknown copies before it changes anything
         now = self.now()
         sig = self._heartbeat_signature(node)
         prev = self.probes.get(key)
@@ -138,6 +138,7 @@ class NodeLifecycleController(Controller):
         return (renew, beats)
 
     async def _mark_unknown(self, node: Obj, now: float) -> Obj:
+        node = deep(node)
         status = node.setdefault("status", {})
         conditions: list[dict[str, Any]] = status.setdefault("conditions", [])
         changed = False

@@ -19,6 +19,7 @@ from typing import Any
 from kubelite.api.resources import PODS, REPLICASETS, REPLICATIONCONTROLLERS, Resource
 from kubelite.api.selectors import LabelSelector
 from kubelite.client.informer import InformerFactory
+from kubelite.client.lister import ORPHAN, index_by_controller_uid
 from kubelite.client.rest import ApiError, is_not_found
 from kubelite.controllers.base import Controller, Expectations, NullRecorder, Recorder, claim
 from kubelite.controllers.util import (
@@ -50,6 +51,8 @@ FAILED_DELETE = "FailedDelete"
 
 #: Most pods created or deleted in one reconcile (Kubernetes' burstReplicas).
 BURST_REPLICAS = 500
+#: pod lister index: controlling owner's uid (or ORPHAN)
+CONTROLLER_INDEX = "controller-uid"
 
 
 class ReplicaSetController(Controller):
@@ -68,6 +71,8 @@ class ReplicaSetController(Controller):
         pod_informer = factory.informer(PODS)
         self.rs_lister = rs_informer.store        # the sets themselves
         self.pod_lister = pod_informer.store      # every pod (claimed by selector + controllerRef)
+        if not self.pod_lister.has_index(CONTROLLER_INDEX):
+            self.pod_lister.add_index(CONTROLLER_INDEX, index_by_controller_uid)
         rs_informer.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self._on_rs_delete)
         pod_informer.add_handler(self._on_pod_add, self._on_pod_update, self._on_pod_delete)
 
@@ -144,7 +149,11 @@ class ReplicaSetController(Controller):
         if selector is None:
             self.recorder.event(rs, "Warning", "InvalidSelector", "spec.selector is missing or invalid")
             return None
-        pods = await claim(self.client, PODS, rs, self.res, selector, list(self.pod_lister.list(ns)))
+        # what it may claim: its own pods and the orphans (never another controller's), by index:
+        # a reconcile costs O(its pods), not O(pods in the namespace) (10,000 in the scale bench)
+        candidates = self.pod_lister.by_index(CONTROLLER_INDEX, str(meta(rs).get("uid")))
+        candidates += [p for p in self.pod_lister.by_index(CONTROLLER_INDEX, ORPHAN) if meta(p).get("namespace") == ns]
+        pods = await claim(self.client, PODS, rs, self.res, selector, candidates)
         active = [p for p in pods if is_pod_active(p)]
 
         manage_error: Exception | None = None

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from kubelite.api.meta import parse_time
 from kubelite.api.resources import Resource
 from kubelite.api.selectors import LabelSelector, SelectorError, label_selector_from_dict
@@ -61,8 +63,15 @@ def epoch(value: Any) -> float | None:
 
 
 def deep(obj: Any) -> Any:
-    """A deep copy: cached objects are shared with every other controller and must not change."""
-    return copy.deepcopy(obj)
+    """A deep copy: cached objects are shared with every other controller and must not change.
+
+    Cached objects are plain JSON, so an orjson round trip copies them, several times faster
+    than copy.deepcopy (which was a third of the controller manager's time at 5000 nodes);
+    anything orjson cannot encode falls back to copy.deepcopy."""
+    try:
+        return orjson.loads(orjson.dumps(obj))
+    except TypeError:
+        return copy.deepcopy(obj)
 
 
 def wall_now() -> float:

@@ -4,7 +4,10 @@ Like the real kubelet (since 1.17) there are two signals: the Lease in kube-node
 often and cheaply, and the Node status, posted when something changed and at least every
 `status_report_interval` (60 s by default), so that 5000 nodes cost 500 small writes a second
 rather than 500 full Node updates. A renewal is one PUT of the Lease last written (a GET only
-after a conflict), as the real kubelet's lease controller does.
+after a conflict), as the real kubelet's lease controller does. A new node registers with one
+request (the Node carries its conditions) and creates its Lease without reading it first; each
+status check reads the Node, so a node marked Unknown by the node lifecycle controller is
+reported again at once.
 """
 
 from __future__ import annotations
@@ -15,7 +18,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from kubelite.api.resources import LEASES, NODES
-from kubelite.client.rest import ApiClient, ApiError, is_already_exists, is_conflict, is_not_found
+from kubelite.client.rest import (
+    ApiClient,
+    ApiError,
+    is_already_exists,
+    is_conflict,
+    is_connection_error,
+    is_not_found,
+)
 from kubelite.kubelet.nodestatus import ConditionTracker, Readings, build_lease
 
 log = logging.getLogger(__name__)
@@ -58,30 +68,49 @@ class NodeHeartbeat:
         self.registered = asyncio.Event()
         #: the Lease as we last wrote it (None: read it before the next renewal)
         self._lease: dict | None = None
+        #: this kubelet created its Node just now: its Lease is created without a GET first
+        self._fresh_node = False
+        #: the static part of the status (capacity, nodeInfo...) is in the API: PATCH conditions only
+        self._status_posted = False
 
     # -- registration ------------------------------------------------------------------
     async def register(self) -> dict:
-        """Create the Node, or adopt the existing one (a restarted kubelet keeps its node)."""
+        """Create the Node, or adopt the existing one (a restarted kubelet keeps its node).
+
+        The Node is created with its whole status, conditions included (the API keeps a Node's
+        status on create, as Kubernetes does), so a new node costs one request, not a create, a
+        status PATCH and a GET: registration is most of the API load when a fleet joins."""
         while True:
+            conditions, signature = await self._conditions()
+            node = {**self.node, "status": {**self.node["status"], "conditions": conditions}}
             try:
-                created = await self.client.create(NODES, self.node)
+                created = await self.client.create(NODES, node)
                 self.uid = created["metadata"]["uid"]
-                break
+                self._last_reported = signature
+                self._last_report_time = asyncio.get_running_loop().time()
+                self._status_posted = True
+                self._fresh_node = True
+                self.registered.set()
+                return created
             except ApiError as e:
                 if not is_already_exists(e):
                     log.warning("registering node %s failed: %s; retrying", self.name, e)
                     await asyncio.sleep(1)
                     continue
+            try:
                 existing = await self.client.get(NODES, self.name)
-                self.uid = existing["metadata"]["uid"]
-                labels = {**existing["metadata"].get("labels", {}), **self.node["metadata"]["labels"]}
-                annotations = {**existing["metadata"].get("annotations", {}),
-                               **self.node["metadata"].get("annotations", {})}
-                await self.client.patch(NODES, self.name, {"metadata": {"labels": labels, "annotations": annotations}})
-                break
-        await self.report_status(force=True)
-        self.registered.set()
-        return await self.client.get(NODES, self.name)
+            except ApiError as e:  # deleted in between, or the server went away: start over
+                log.warning("reading node %s failed: %s; retrying", self.name, e)
+                await asyncio.sleep(1)
+                continue
+            self.uid = existing["metadata"]["uid"]
+            labels = {**existing["metadata"].get("labels", {}), **self.node["metadata"]["labels"]}
+            annotations = {**existing["metadata"].get("annotations", {}),
+                           **self.node["metadata"].get("annotations", {})}
+            await self.client.patch(NODES, self.name, {"metadata": {"labels": labels, "annotations": annotations}})
+            updated = await self.report_status(force=True)
+            self.registered.set()
+            return updated if updated is not None else existing
 
     # -- loops -------------------------------------------------------------------------
     def start(self) -> None:
@@ -123,8 +152,22 @@ class NodeHeartbeat:
                 self._lease = await self.client.replace(LEASES, lease, LEASE_NAMESPACE)
                 return
             except ApiError as e:
+                if is_connection_error(e):
+                    raise  # keep the Lease: the next renewal is still one PUT (a 409 sends it to GET)
                 self._lease = None
                 if not (is_conflict(e) or is_not_found(e)):
+                    raise
+        elif self._fresh_node:
+            # a Node created a moment ago has no Lease yet (the garbage collector removed any
+            # Lease an earlier Node of this name owned): create it without a GET first
+            self._fresh_node = False
+            lease = build_lease(self.name, self.uid, now)
+            lease["spec"]["acquireTime"] = lease["spec"]["renewTime"]
+            try:
+                self._lease = await self.client.create(LEASES, lease, LEASE_NAMESPACE)
+                return
+            except ApiError as e:
+                if not is_already_exists(e):
                     raise
         await self._read_and_renew(now)
 
@@ -152,19 +195,43 @@ class NodeHeartbeat:
             if not is_conflict(e):
                 raise
 
-    async def report_status(self, force: bool = False) -> None:
-        loop = asyncio.get_running_loop()
+    async def _conditions(self) -> tuple[list[dict], tuple]:
         readings = (await asyncio.to_thread(self._read_readings)) if self._readings_in_thread else self._read_readings()
         ready, message = self._runtime_ready()
-        now = datetime.now(UTC)
         network = self._network_ready() if self._network_ready is not None else None
-        conditions = self.conditions.conditions(readings, ready, message, now, network)
-        signature = tuple((c["type"], c["status"]) for c in conditions)
+        conditions = self.conditions.conditions(readings, ready, message, datetime.now(UTC), network)
+        return conditions, tuple((c["type"], c["status"]) for c in conditions)
+
+    async def _api_agrees(self, signature: tuple) -> bool:
+        """Does the Node in the API still say what we last reported? The node lifecycle controller
+        marks a node it did not hear from Unknown; the real kubelet compares with the Node it reads
+        (from the apiserver's cache) on each status check, so a node that comes back is Ready again
+        within one check, not at the next full report. (`kubelite sim` serves this read from one
+        shared node informer.)"""
+        try:
+            node = await self.client.get(NODES, self.name)
+        except ApiError as e:
+            if is_not_found(e):
+                return False  # deleted: the PATCH fails and says so in the log
+            raise
+        said = {c.get("type"): c.get("status") for c in (node.get("status") or {}).get("conditions") or []}
+        return all(said.get(type_) == status for type_, status in signature)
+
+    async def report_status(self, force: bool = False) -> dict | None:
+        """PATCH the node status when a condition changed or the report is due; returns the Node
+        written (None when nothing was due). After the first report the static part (capacity,
+        addresses, nodeInfo) is not sent again: only the conditions, as the real kubelet's
+        two-way patch would hold."""
+        loop = asyncio.get_running_loop()
+        conditions, signature = await self._conditions()
         due = loop.time() - self._last_report_time >= self.status_report_interval
-        if not (force or due or signature != self._last_reported):
-            return
-        status = {**self.node["status"], "conditions": conditions}
-        await self.client.patch(NODES, self.name, {"status": status}, subresource="status",
-                                patch_type="strategic")
+        if not (force or due or signature != self._last_reported) and await self._api_agrees(signature):
+            return None
+        status = {"conditions": conditions} if self._status_posted else {**self.node["status"],
+                                                                          "conditions": conditions}
+        written: dict = await self.client.patch(NODES, self.name, {"status": status}, subresource="status",
+                                                patch_type="strategic")
+        self._status_posted = True
         self._last_reported = signature
         self._last_report_time = loop.time()
+        return written

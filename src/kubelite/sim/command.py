@@ -19,10 +19,14 @@ from pathlib import Path
 
 import click
 
+from kubelite import aio
 from kubelite.api.quantity import QuantityError, memory_bytes
 from kubelite.runtime.sim import parse_duration_ns
 
 log = logging.getLogger(__name__)
+
+#: connections of the fleet's one ApiClient to the API server
+SIM_POOL_SIZE = 256
 
 
 def _memory(text: str) -> int:
@@ -57,14 +61,17 @@ def _duration(text: str, option: str) -> float:
               help="How often each node's PLEG relists its runtime.")
 @click.option("--lease-interval", default="10s", show_default=True,
               help="How often each node renews its Lease (the node lifecycle grace period must be longer).")
+@click.option("--join-concurrency", type=click.IntRange(1, 10_000), default=None,
+              help="How many nodes register at once (default 64): the fleet joins at a bounded rate.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Scratch directory for the nodes (default: a temporary one).")
 @click.option("-v", "--verbose", count=True, help="-v: INFO logs, -vv: DEBUG.")
 def sim(kubeconfig: str, nodes: int, name_prefix: str, first_index: int, cpu: int, memory: str, max_pods: int,
-        start_latency: str, relist_period: str, lease_interval: str, data_dir: Path | None, verbose: int) -> None:
+        start_latency: str, relist_period: str, lease_interval: str, join_concurrency: int | None,
+        data_dir: Path | None, verbose: int) -> None:
     """Run NODES simulated nodes (real kubelet logic, in-memory containers) joined to a server."""
     from kubelite.client.rest import ApiClient
-    from kubelite.sim.fleet import MAX_NODES, SimConfig
+    from kubelite.sim.fleet import JOIN_CONCURRENCY, MAX_NODES, SimConfig
 
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -82,15 +89,18 @@ def sim(kubeconfig: str, nodes: int, name_prefix: str, first_index: int, cpu: in
     try:
         config = SimConfig(name_prefix=name_prefix, cpu=cpu, memory_bytes=_memory(memory), max_pods=max_pods,
                            start_latency=_duration(start_latency, "--start-latency"), relist_period=relist,
-                           lease_renew_interval=lease, first_index=first_index)
+                           lease_renew_interval=lease, first_index=first_index,
+                           join_concurrency=join_concurrency or JOIN_CONCURRENCY)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
     try:
-        client = ApiClient.from_kubeconfig(kubeconfig, user_agent="kubelite-sim")
+        # a bounded pool: a server that stalls a moment must not make the fleet open (and TLS
+        # handshake) a connection per waiting Lease renewal
+        client = ApiClient.from_kubeconfig(kubeconfig, user_agent="kubelite-sim", pool_size=SIM_POOL_SIZE)
     except Exception as err:  # noqa: BLE001 - any unreadable kubeconfig is a usage error
         raise click.ClickException(f"cannot use kubeconfig {kubeconfig}: {err}") from None
     try:
-        asyncio.run(_run(client, config, nodes, data_dir))
+        aio.run(_run(client, config, nodes, data_dir))
     except KeyboardInterrupt:
         pass
 
@@ -114,7 +124,16 @@ async def _run(client: object, config: object, count: int, data_dir: Path | None
         raise click.ClickException(f"cannot reach the API server {client.server}: {err}") from None
     fleet = SimFleet(client, config, data_dir)
     try:
-        await fleet.start(count)
+        starting = asyncio.create_task(fleet.start(count))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not starting.done():  # a signal while the fleet was joining: silence what started
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            return
+        starting.result()
         click.echo(f"started {count} simulated nodes ({config.name_prefix}{config.first_index}.."
                    f"{config.name_prefix}{config.first_index + count - 1})" if count else "started 0 nodes")
         sys.stdout.flush()

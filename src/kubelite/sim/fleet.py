@@ -3,9 +3,14 @@
 Each node is a `kubelite.kubelet.Agent` (registration, Lease renewal, node status, pod workers,
 PLEG, events) given a `SimRuntime` and made-up host facts instead of containerd and psutil.
 What the nodes share: one `ApiClient` (one connection pool), one pod informer (`PodFanout`,
-see fanout.py) and one `EventRecorder` (a few writer tasks and one aggregation cache for the
-whole fleet instead of per node; its Events name the component `kubelet` without a host). What a node costs: its Agent's few tasks, its Lister of its own pods, and its
-SimRuntime's records.
+see fanout.py), one node informer (`NodeCache`: each kubelet's read of its own Node) and one
+`EventRecorder` (a few writer tasks and one aggregation cache for the whole fleet instead of per
+node; its Events name the component `kubelet` without a host). What a node costs: its Agent's
+few tasks, its Lister of its own pods, and its SimRuntime's records.
+
+Joining is paced (`join_concurrency` nodes registering at a time), as a real fleet joins: 5000
+kubelets registering at once would queue 5000 requests in the API server ahead of the Lease
+renewals of the nodes already in, which then miss their grace period.
 
 Stopping a node (or the process) stops its tasks and forgets its runtime, and writes nothing:
 to the control plane the node just went silent, like a crashed machine. Its Node, Lease and
@@ -32,14 +37,16 @@ from kubelite.client.rest import ApiClient
 from kubelite.kubelet.agent import Agent
 from kubelite.kubelet.nodestatus import HostFacts, Readings
 from kubelite.runtime.sim import SimRuntime
-from kubelite.sim.fanout import NodeClient, PodFanout
+from kubelite.sim.fanout import NodeCache, NodeClient, PodFanout
 
 log = logging.getLogger(__name__)
 
 NODE_IP_BASE = ipaddress.IPv4Address("172.16.0.1")
 POD_CIDR_BASE = ipaddress.IPv4Network("10.128.0.0/9")
 MAX_NODES = 2 ** (24 - POD_CIDR_BASE.prefixlen)
-START_BATCH = 250
+#: nodes registering at once: a fleet joins at a bounded rate, so that registrations queue in the
+#: sim and not in the API server, where they would delay the Lease renewals of nodes already in
+JOIN_CONCURRENCY = 64
 SIM_READINGS = Readings(memory_available_bytes=64 << 30, nodefs_available_fraction=0.9,
                         pids_available_fraction=0.99)
 
@@ -56,7 +63,11 @@ class SimConfig:
     start_latency: float = 0.2
     relist_period: float = 1.0
     lease_renew_interval: float = 10.0
-    status_report_interval: float = 60.0
+    #: a full status report at least this often (the real kubelet's nodeStatusReportFrequency, 5 min;
+    #: conditions that change are reported at once, and the Lease says the node is alive)
+    status_report_interval: float = 300.0
+    #: how many nodes register at once (see JOIN_CONCURRENCY)
+    join_concurrency: int = JOIN_CONCURRENCY
     #: node number offset, so that several sim processes can share a server without clashing
     first_index: int = 0
 
@@ -71,6 +82,8 @@ class SimConfig:
             raise ValueError("--start-latency must not be negative")
         if self.relist_period <= 0 or self.lease_renew_interval <= 0:
             raise ValueError("periods must be positive")
+        if self.join_concurrency < 1:
+            raise ValueError("--join-concurrency must be at least 1")
 
 
 def pod_cidr(index: int) -> str:
@@ -106,6 +119,7 @@ class SimFleet:
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir is not None else Path(tempfile.mkdtemp(prefix="kubelite-sim-"))
         self.fanout = PodFanout(client)
+        self.nodes = NodeCache(client)
         self.recorder = EventRecorder(client, "kubelet")
         self.agents: dict[str, Agent] = {}
         self._started = False
@@ -114,22 +128,29 @@ class SimFleet:
         return f"{self.config.name_prefix}{self.config.first_index + index}"
 
     async def start(self, count: int) -> list[str]:
-        """Start `count` more nodes; returns their names once their kubelets run (registration follows)."""
+        """Start `count` more nodes; returns their names once every one of them has registered.
+
+        At most `join_concurrency` nodes are between their start and their registration at any
+        time, the next one starting when one registers. Each is a whole kubelet from its start
+        (Lease, status, PLEG, pods); only the joining is paced, as a real fleet joins."""
         if count < 0:
             raise ValueError("the number of nodes must not be negative")
         if not self._started:
             await self.recorder.start()
             await self.fanout.start()
+            await self.nodes.start()
             self._started = True
         first = len(self.agents)
         if self.config.first_index + first + count > MAX_NODES:
             raise ValueError(f"at most {MAX_NODES} simulated nodes (node numbers from --first-index)")
-        names: list[str] = []
-        for batch in range(first, first + count, START_BATCH):
-            # concurrently: each start waits on a thread (its scratch directory), so batches overlap
-            names += await asyncio.gather(*(self._start_node(i)
-                                            for i in range(batch, min(first + count, batch + START_BATCH))))
-        return names
+        indices = iter(range(first, first + count))
+
+        async def joiner() -> None:
+            for i in indices:  # one shared iterator: each joiner takes the next node number
+                await self._start_node(i)
+
+        await asyncio.gather(*(joiner() for _ in range(min(count, self.config.join_concurrency))))
+        return [self.node_name(i) for i in range(first, first + count)]
 
     async def _start_node(self, i: int) -> str:
         c = self.config
@@ -139,13 +160,15 @@ class SimFleet:
         runtime = SimRuntime(cidr, start_latency=c.start_latency, cpu_count=c.cpu, memory_bytes=c.memory_bytes,
                              node_name=name)
         agent = Agent(
-            cast(ApiClient, NodeClient(self.client, self.fanout, name)), name, self.data_dir / name,
+            cast(ApiClient, NodeClient(self.client, self.fanout, name, self.nodes)), name, self.data_dir / name,
             runtime=runtime, pod_cidr=cidr, host_facts=host_facts(name, index, c), readings=SIM_READINGS,
             relist_period=c.relist_period, kubelet_server=False, lease_renew_interval=c.lease_renew_interval,
             status_report_interval=c.status_report_interval, max_pods=c.max_pods, recorder=self.recorder,
         )
+        self.agents[name] = agent  # before it starts: stop() silences a node caught half-way
         await agent.start()
-        self.agents[name] = agent
+        if agent.heartbeat is not None:
+            await agent.heartbeat.registered.wait()
         return name
 
     def registered(self) -> int:
@@ -168,6 +191,7 @@ class SimFleet:
         await asyncio.gather(*(a.stop(remove_pods=False) for a in agents), return_exceptions=True)
         if self._started:
             await self.fanout.stop()
+            await self.nodes.stop()
             await self.recorder.stop(flush_timeout=0)  # silent, like a crash: queued Events are lost
             self._started = False
         if self._own_dir:

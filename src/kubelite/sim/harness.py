@@ -119,7 +119,8 @@ class SimCluster:
 
     def start_sim(self, nodes: int, *, prefix: str = "sim-", first_index: int = 0, extra: list[str] | None = None,
                   wait: float | None = None) -> Child:
-        """Start a `kubelite sim` child and wait until it says its nodes run (registration follows)."""
+        """Start a `kubelite sim` child and wait until it says its nodes run (all have registered;
+        their Ready condition reaches other clients through their informers a moment later)."""
         name = f"sim-{len(self.sims)}"
         child = self._spawn(name, ["sim", "--kubeconfig", str(self.kubeconfig), "--nodes", str(nodes),
                                    "--name-prefix", prefix, "--first-index", str(first_index), *(extra or [])],
