@@ -122,12 +122,13 @@ async def test_deployments_all_running_nothing_lost(client: ApiClient) -> None:
     for i in range(DEPLOYMENTS_N):
         await client.create(DEPLOYMENTS, deployment(f"web{i}", REPLICAS), "default")
 
-    async def all_running() -> bool:
+    async def all_running() -> list[dict[str, Any]] | None:
         pods = [p for p in await all_pods(client) if p["metadata"]["name"].startswith("web")]
-        return sum(1 for p in pods if running(p)) == PODS_N
+        return pods if sum(1 for p in pods if running(p)) == PODS_N else None
 
-    await eventually(all_running, f"{PODS_N} pods Running", interval=2)
-    pods = [p for p in await all_pods(client) if p["metadata"]["name"].startswith("web")]
+    # one snapshot for every check below: under a loaded machine a node may miss its short grace
+    # period and have a pod replaced later, which is the node lifecycle working, not a lost pod
+    pods = await eventually(all_running, f"{PODS_N} pods Running", interval=2)
     assert len(pods) == PODS_N, "pods were lost or duplicated"
     assert Counter(p["metadata"]["labels"]["app"] for p in pods) == {f"web{i}": REPLICAS for i in range(DEPLOYMENTS_N)}
     per_node = Counter(p["spec"]["nodeName"] for p in pods)

@@ -89,7 +89,7 @@ class Agent:
                 raise AgentError(f"invalid --pod-cidr {pod_cidr!r}: {err}") from None
         self.client = client
         self.node_name = node_name
-        self.data_dir = Path(data_dir).resolve()
+        self.data_dir = Path(data_dir).absolute()  # no symlink walk (lstat per part): a sim process builds thousands
         self.runtime: Runtime | None = runtime
         self._own_runtime = runtime is None
         self.netns = netns

@@ -117,7 +117,7 @@ class SimFleet:
         self.client = client
         self.config = config or SimConfig()
         self._own_dir = data_dir is None
-        self.data_dir = Path(data_dir) if data_dir is not None else Path(tempfile.mkdtemp(prefix="kubelite-sim-"))
+        self.data_dir = Path(data_dir).resolve() if data_dir is not None else Path(tempfile.mkdtemp(prefix="kubelite-sim-"))
         self.fanout = PodFanout(client)
         self.nodes = NodeCache(client)
         self.recorder = EventRecorder(client, "kubelet")
