@@ -12,6 +12,7 @@ import click
 
 from kubelite import aio
 from kubelite.apiserver.controlplane import ControlPlaneConfig, post_start_hooks
+from kubelite.apiserver.priority import DEFAULT_QUEUE_LENGTH, DEFAULT_QUEUE_WAIT, FlowControlConfig
 from kubelite.apiserver.server import ServerConfig, run_server
 from kubelite.controllers.command import Duration
 from kubelite.storage import StoreUnavailableError
@@ -43,11 +44,22 @@ from kubelite.storage import StoreUnavailableError
 @click.option("--leader-elect-lease-duration", "lease_duration", type=Duration(), default="10s", show_default=True,
               help="Lease of the embedded scheduler/controller manager: a standby takes over this long after "
                    "the leader's last renewal.")
+@click.option("--max-requests-inflight", type=click.IntRange(0, None), default=400, show_default=True,
+              help="With --max-mutating-requests-inflight, the total concurrency that API priority and fairness "
+                   "shares among its priority levels (node-high, leader-election, workload-low); 0 and 0 "
+                   "turn it off.")
+@click.option("--max-mutating-requests-inflight", type=click.IntRange(0, None), default=200, show_default=True,
+              help="Added to --max-requests-inflight (as in Kubernetes with API priority and fairness).")
+@click.option("--flowcontrol-queue-length", type=click.IntRange(0, None), default=DEFAULT_QUEUE_LENGTH,
+              show_default=True, help="Requests a busy priority level queues before answering 429.")
+@click.option("--flowcontrol-queue-wait", type=Duration(), default=f"{DEFAULT_QUEUE_WAIT:g}s", show_default=True,
+              help="Longest wait in a priority level's queue before 429.")
 @click.option("-v", "--verbose", is_flag=True, help="Log at debug level.")
 def server(data_dir: Path, bind_address: str, port: int, datastore: str | None, token: str | None,
            advertise_host: str | None, bookmark_interval: float, watch_cache_size: int, disable_scheduler: bool,
            disable_controllers: bool, node_monitor_grace_period: float, toleration: float, lease_duration: float,
-           verbose: bool) -> None:
+           max_requests_inflight: int, max_mutating_requests_inflight: int, flowcontrol_queue_length: int,
+           flowcontrol_queue_wait: float, verbose: bool) -> None:
     """Run the API server (HTTPS, bearer token and client-certificate authentication), with the
     scheduler and the controller manager behind leader election unless disabled."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
@@ -60,6 +72,10 @@ def server(data_dir: Path, bind_address: str, port: int, datastore: str | None, 
         raise click.BadParameter("must be >= 0", param_hint="--default-not-ready-toleration-seconds")
     if lease_duration < 1:
         raise click.BadParameter("must be at least 1s", param_hint="--leader-elect-lease-duration")
+    if flowcontrol_queue_wait <= 0:
+        raise click.BadParameter("must be > 0", param_hint="--flowcontrol-queue-wait")
+    flow_control = FlowControlConfig(max_requests_inflight, max_mutating_requests_inflight,
+                                     flowcontrol_queue_length, flowcontrol_queue_wait)
     control_plane = ControlPlaneConfig(
         scheduler=not disable_scheduler, controllers=not disable_controllers,
         node_monitor_grace_period=node_monitor_grace_period, default_toleration_seconds=toleration,
@@ -67,7 +83,8 @@ def server(data_dir: Path, bind_address: str, port: int, datastore: str | None, 
         retry_period=min(2.0, lease_duration * 0.2))
     config = ServerConfig(data_dir=data_dir.resolve(), bind_address=bind_address, port=port, datastore=datastore,
                           token=token, advertise_host=advertise_host, bookmark_interval=bookmark_interval,
-                          watch_history=watch_cache_size, post_start=post_start_hooks(control_plane))
+                          watch_history=watch_cache_size, post_start=post_start_hooks(control_plane),
+                          flow_control=flow_control)
 
     async def main() -> None:
         stop = asyncio.Event()

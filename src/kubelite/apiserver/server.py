@@ -31,6 +31,7 @@ from kubelite.apiserver.certs import KUBERNETES_SERVICE_IP, Identity, ensure_ide
 from kubelite.apiserver.errors import ApiError
 from kubelite.apiserver.metrics import Metrics, TimedStore
 from kubelite.apiserver.metricsapi import MetricsApi
+from kubelite.apiserver.priority import RETRY_AFTER_SECONDS, FlowControl, FlowControlConfig
 from kubelite.apiserver.proxy import KubeletProxy
 from kubelite.apiserver.rest import (
     JSON,
@@ -74,6 +75,8 @@ class ServerConfig:
     store: Store | None = None
     #: ring size of each resource's watch cache history
     watch_history: int = 20000
+    #: API priority and fairness: concurrency per priority level, queues (see priority.py)
+    flow_control: FlowControlConfig = field(default_factory=FlowControlConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,8 @@ class ApiServer:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.metrics = Metrics()
+        self.flow_control = FlowControl(config.flow_control)
+        self.metrics.registry.register(self.flow_control)
         self.identity: Identity | None = None
         self.store: Store | None = None
         self.caches: dict[str, WatchCache] = {}
@@ -336,9 +341,18 @@ class ApiServer:
                 else:
                     resource = t.res.plural + (f"/{t.sub}" if t.sub else "")
                     verb = self._verb(request, t)
-                    resp = await self.handle_resource(request, t, verb)
+                    level = self.flow_control.level(t.res.plural, t.namespace, t.name, t.sub, verb)
+                    if level is None:
+                        resp = await self.handle_resource(request, t, verb)
+                    else:
+                        await level.acquire()
+                        try:
+                            resp = await self.handle_resource(request, t, verb)
+                        finally:
+                            level.release()
         except ApiError as e:
-            resp = json_response(e.status(), e.code)
+            resp = json_response(e.status(), e.code,
+                                 {"Retry-After": str(RETRY_AFTER_SECONDS)} if e.code == 429 else None)
         except (ConnectionResetError, asyncio.CancelledError):
             raise
         except Exception as e:  # noqa: BLE001 - never a traceback to the client

@@ -12,11 +12,13 @@ handle "retry later" in one place.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import builtins
 import os
 import ssl
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
@@ -118,6 +120,19 @@ def _load_cert_chain(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> No
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
         ctx.load_cert_chain(cert_path, key_path)
+
+
+
+#: how often a request that got 429 TooManyRequests is retried (client-go's default)
+MAX_429_RETRIES = 10
+
+
+def _retry_after(header: str | None) -> float:
+    """Seconds to wait before retrying a 429: the Retry-After header (integer seconds), 1 to 10."""
+    try:
+        return float(min(10, max(1, int(header or "1"))))
+    except ValueError:
+        return 1.0
 
 
 class ApiClient:
@@ -305,23 +320,34 @@ class ApiClient:
     async def request_raw(self, method: str, path: str, *, params: dict[str, str] | None = None,
                           body: Any = None, content_type: str = "application/json",
                           request_timeout: float | None = None) -> bytes:
-        """One request whose answer body is returned as bytes (e.g. pods/log)."""
-        if self._limiter is not None:
-            await self._limiter.wait()
+        """One request whose answer body is returned as bytes (e.g. pods/log).
+
+        A 429 (the server's priority and fairness queue was full) is retried after its Retry-After,
+        up to MAX_429_RETRIES times within the request's timeout, as client-go does: the server did
+        not process the request, so every verb may be retried."""
         data = None if body is None else (body if isinstance(body, bytes) else orjson.dumps(body))
         headers = {"Content-Type": content_type} if data is not None else None
-        session = self._get_session()
-        try:
-            async with session.request(
-                method, self.server + path, params=params, data=data, headers=headers,
-                timeout=aiohttp.ClientTimeout(total=request_timeout or self.request_timeout),
-            ) as resp:
-                payload = await resp.read()
-                if resp.status >= 400:
-                    raise self._error_from(resp.status, payload, method, path)
-                return payload
-        except (TimeoutError, aiohttp.ClientError, OSError) as e:
-            raise ApiError.make(0, CONNECTION_ERROR, f"{method} {path}: {type(e).__name__}: {e}") from e
+        timeout = request_timeout or self.request_timeout
+        deadline = time.monotonic() + timeout
+        for attempt in range(MAX_429_RETRIES + 1):
+            if self._limiter is not None:
+                await self._limiter.wait()
+            session = self._get_session()
+            try:
+                async with session.request(
+                    method, self.server + path, params=params, data=data, headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=max(0.001, deadline - time.monotonic())),
+                ) as resp:
+                    payload = await resp.read()
+                    if resp.status < 400:
+                        return payload
+                    wait = _retry_after(resp.headers.get("Retry-After")) if resp.status == 429 else None
+                    if wait is None or attempt == MAX_429_RETRIES or time.monotonic() + wait >= deadline:
+                        raise self._error_from(resp.status, payload, method, path)
+            except (TimeoutError, aiohttp.ClientError, OSError) as e:
+                raise ApiError.make(0, CONNECTION_ERROR, f"{method} {path}: {type(e).__name__}: {e}") from e
+            await asyncio.sleep(wait)
+        raise AssertionError("unreachable")  # the last attempt returns or raises
 
     # -- verbs ------------------------------------------------------------------------------------
 
