@@ -350,6 +350,8 @@ async def main() -> None:
     ap.add_argument("--datastore", choices=("sqlite", "etcd", "both"), default="both")
     ap.add_argument("--nodes", type=int, default=None, help="nodes for scenario 1 (default 5000; quick 1000)")
     ap.add_argument("--only", choices=("nodes", "pods", "big"), default=None, help="run one scenario")
+    ap.add_argument("--big-pods", type=int, default=150_000,
+                    help="pods of the big scenario on 5000 nodes (default 150,000; fewer for a shorter run)")
     args = ap.parse_args()
     backends = ["sqlite", "etcd"] if args.datastore == "both" else [args.datastore]
     if "etcd" in backends and not shutil.which("etcd") and not ETCD_PRESENT:
@@ -367,10 +369,12 @@ async def main() -> None:
             if args.only in (None, "pods"):
                 await pods_running(backend, 100, 10_000, kill=100, max_pods=120)
             if args.only == "big" or (args.only is None and not args.quick):
-                await pods_running(backend, 5000, 150_000, kill=0, max_pods=110)
+                await pods_running(backend, 5000, args.big_pods, kill=0, max_pods=110)
         except (TimeoutError, AssertionError, ApiError, RuntimeError) as err:
             log(f"[{backend}] FAILED: {err}")
 
 
 if __name__ == "__main__":
+    # a SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so every scenario's `finally` stops its processes
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     asyncio.run(main())
