@@ -77,37 +77,18 @@ class Bench:
             timeout=aiohttp.ClientTimeout(total=None))
 
     async def creates(self, clients: int, total: int, prefix: str) -> tuple[float, list[float]]:
-        lat: list[float] = []
-        names = iter(range(total))
-        async with self.session(clients) as http:
-            async def worker() -> None:
-                for i in names:
-                    body = pod(f"{prefix}-{i}")
-                    t = time.perf_counter()
-                    async with http.post(NS, data=body, headers={"Content-Type": "application/json"}) as r:
-                        await r.read()
-                        if r.status != 201:
-                            raise RuntimeError(f"create failed: {r.status} {await r.text()}")
-                    lat.append(time.perf_counter() - t)
-            start = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(clients)))
-            elapsed = time.perf_counter() - start
-        return total / elapsed, lat
+        async def create(http: aiohttp.ClientSession, i: int) -> None:
+            async with http.post(NS, data=pod(f"{prefix}-{i}"), headers={"Content-Type": "application/json"}) as r:
+                await r.read()
+                if r.status != 201:
+                    raise RuntimeError(f"create failed: {r.status} {await r.text()}")
+        return await self.ops(clients, total, create)
 
     async def gets(self, clients: int, names: list[str], total: int) -> tuple[float, list[float]]:
-        lat: list[float] = []
-        remaining = iter(range(total))
-        async with self.session(clients) as http:
-            async def worker() -> None:
-                for _ in remaining:
-                    t = time.perf_counter()
-                    async with http.get(f"{NS}/{random.choice(names)}") as r:
-                        await r.read()
-                    lat.append(time.perf_counter() - t)
-            start = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(clients)))
-            elapsed = time.perf_counter() - start
-        return total / elapsed, lat
+        async def get(http: aiohttp.ClientSession, _: int) -> None:
+            async with http.get(f"{NS}/{random.choice(names)}") as r:
+                await r.read()
+        return await self.ops(clients, total, get)
 
     async def ops(self, clients: int, total: int, make: Any) -> tuple[float, list[float]]:
         """`total` requests from `clients` connections; make(http, i) sends one and checks it."""

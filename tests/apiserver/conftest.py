@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+import ssl
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from kubelite.testing.kubectl import Kubectl
@@ -22,6 +24,15 @@ def server() -> Iterator[KubeliteServer]:
         yield srv
     finally:
         srv.cleanup()
+
+
+@pytest.fixture
+async def http(server: KubeliteServer) -> AsyncIterator[aiohttp.ClientSession]:
+    """Raw HTTPS to the module's server as the admin (no connection limit: tests queue requests)."""
+    ctx = ssl.create_default_context(cafile=str(server.ca_cert))
+    async with aiohttp.ClientSession(base_url=server.url, headers={"Authorization": f"Bearer {server.token}"},
+                                     connector=aiohttp.TCPConnector(ssl=ctx, limit=0)) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")

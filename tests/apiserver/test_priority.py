@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -129,14 +131,6 @@ def server() -> Iterator[KubeliteServer]:
         srv.cleanup()
 
 
-@pytest.fixture
-async def http(server: KubeliteServer) -> AsyncIterator[aiohttp.ClientSession]:
-    ctx = ssl.create_default_context(cafile=str(server.ca_cert))
-    async with aiohttp.ClientSession(base_url=server.url, headers={"Authorization": f"Bearer {server.token}"},
-                                     connector=aiohttp.TCPConnector(ssl=ctx, limit=0)) as s:
-        yield s
-
-
 async def flowcontrol(http: aiohttp.ClientSession, metric: str, level: str, reason: str | None = None) -> float:
     async with http.get("/metrics") as r:
         text = await r.text()
@@ -171,10 +165,18 @@ def lease(name: str, holder: str) -> dict[str, Any]:
             "spec": {"holderIdentity": holder, "leaseDurationSeconds": 40}}
 
 
-async def test_workload_flood_queues_and_gets_429_while_node_leases_and_watches_go_through(
-        server: KubeliteServer, http: aiohttp.ClientSession) -> None:
-    # The workload level's one seat is held by a create whose body arrives slowly.
-    body = orjson.dumps(configmap("holder"))
+@dataclass
+class FullWorkloadLevel:
+    """The workload level's one seat held by a create whose body is held back, and its queue full."""
+    queued: list[asyncio.Task[tuple[int, dict[str, Any], Any]]]
+    #: sends the rest of the held body; returns the held create's response head
+    release: Callable[[], Awaitable[bytes]]
+
+
+@contextlib.asynccontextmanager
+async def workload_level_full(server: KubeliteServer, http: aiohttp.ClientSession,
+                              prefix: str) -> AsyncIterator[FullWorkloadLevel]:
+    body = orjson.dumps(configmap(f"{prefix}-holder"))
     host, port = server.url.removeprefix("https://").rsplit(":", 1)
     ctx = ssl.create_default_context(cafile=str(server.ca_cert))
     reader, writer = await asyncio.open_connection(host, int(port), ssl=ctx)
@@ -188,9 +190,23 @@ async def test_workload_flood_queues_and_gets_429_while_node_leases_and_watches_
         # Three more workload writes wait in the queue, in order; the queue is then full.
         queued = []
         for i in range(3):
-            queued.append(asyncio.create_task(send(http, "POST", CONFIGMAPS, configmap(f"q{i}"))))
+            queued.append(asyncio.create_task(send(http, "POST", CONFIGMAPS, configmap(f"{prefix}-{i}"))))
             await until(http, "current_inqueue_requests", WORKLOAD, i + 1)
 
+        async def release() -> bytes:
+            writer.write(body[10:])
+            await writer.drain()
+            return await reader.readuntil(b"\r\n\r\n")
+
+        yield FullWorkloadLevel(queued, release)
+    finally:
+        writer.close()
+
+
+async def test_workload_flood_queues_and_gets_429_while_node_leases_and_watches_go_through(
+        server: KubeliteServer, http: aiohttp.ClientSession) -> None:
+    # The workload level's one seat is held by a create whose body arrives slowly; three writes queue.
+    async with workload_level_full(server, http, "q") as full:
         # The next workload request (a write or a LIST) is refused at once with a proper Status.
         code, status, headers = await send(http, "POST", CONFIGMAPS, configmap("rejected"))
         assert code == 429
@@ -213,16 +229,12 @@ async def test_workload_flood_queues_and_gets_429_while_node_leases_and_watches_
         assert code == 201
         async with http.get(f"{CONFIGMAPS}?watch=true") as w:
             assert w.status == 200
-        assert not any(t.done() for t in queued)
+        assert not any(t.done() for t in full.queued)
 
         # The held request completes; the queued ones then run one at a time, first in first out.
-        writer.write(body[10:])
-        await writer.drain()
-        head = await reader.readuntil(b"\r\n\r\n")
+        head = await full.release()
         assert head.startswith(b"HTTP/1.1 201"), head
-        results = await asyncio.gather(*queued)
-    finally:
-        writer.close()
+        results = await asyncio.gather(*full.queued)
     assert [c for c, _, _ in results] == [201, 201, 201]
     revisions = [int(obj["metadata"]["resourceVersion"]) for _, obj, _ in results]
     assert revisions == sorted(revisions)
@@ -235,23 +247,9 @@ async def test_workload_flood_queues_and_gets_429_while_node_leases_and_watches_
 async def test_kubelites_own_client_waits_out_a_429_and_its_write_lands(
         server: KubeliteServer, http: aiohttp.ClientSession) -> None:
     """Controllers and kubelets must not fail a write because the server asked them to come back later."""
-    body = orjson.dumps(configmap("holder-2"))
-    host, port = server.url.removeprefix("https://").rsplit(":", 1)
-    ctx = ssl.create_default_context(cafile=str(server.ca_cert))
-    reader, writer = await asyncio.open_connection(host, int(port), ssl=ctx)
     rejected_before = await flowcontrol(http, "rejected_requests_total", WORKLOAD, "queue-full")
-    client = ApiClient(server.url, token=server.token, ca_file=str(server.ca_cert))
-    try:
-        writer.write((f"POST {CONFIGMAPS} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {server.token}\r\n"
-                      f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
-                     + body[:10])
-        await writer.drain()
-        await until(http, "current_executing_requests", WORKLOAD, 1)
-        queued = []
-        for i in range(3):
-            queued.append(asyncio.create_task(send(http, "POST", CONFIGMAPS, configmap(f"r{i}"))))
-            await until(http, "current_inqueue_requests", WORKLOAD, i + 1)
-
+    async with ApiClient(server.url, token=server.token, ca_file=str(server.ca_cert)) as client, \
+            workload_level_full(server, http, "r") as full:
         # the queue is full: kubelite's client is refused, and retries after Retry-After
         write = asyncio.create_task(client.create(CONFIGMAPS_RES, configmap("patient"), "default"))
         async with asyncio.timeout(30):
@@ -260,14 +258,9 @@ async def test_kubelites_own_client_waits_out_a_429_and_its_write_lands(
                     break
                 await asyncio.sleep(0.02)
         assert not write.done()
-        writer.write(body[10:])  # the server frees up
-        await writer.drain()
-        await reader.readuntil(b"\r\n\r\n")
-        await asyncio.gather(*queued)
+        await full.release()  # the server frees up
+        await asyncio.gather(*full.queued)
         created = await write
-    finally:
-        writer.close()
-        await client.close()
     assert created["metadata"]["name"] == "patient"
     status, got, _ = await send(http, "GET", f"{CONFIGMAPS}/patient")
     assert status == 200 and got["data"] == {"k": "v"}

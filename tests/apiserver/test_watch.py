@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -23,14 +22,6 @@ def server() -> Iterator[KubeliteServer]:
         yield srv
     finally:
         srv.cleanup()
-
-
-@pytest.fixture
-async def http(server: KubeliteServer) -> AsyncIterator[aiohttp.ClientSession]:
-    ctx = ssl.create_default_context(cafile=str(server.ca_cert))
-    async with aiohttp.ClientSession(base_url=server.url, headers={"Authorization": f"Bearer {server.token}"},
-                                     connector=aiohttp.TCPConnector(ssl=ctx)) as s:
-        yield s
 
 
 async def events(http: aiohttp.ClientSession, path: str, until: int, headers: dict[str, str] | None = None,

@@ -10,34 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
 import orjson
-import pytest
 
 from kubelite.testing.server import KubeliteServer
 
 PODS = "/api/v1/namespaces/default/pods"
 MERGE = {"Content-Type": "application/merge-patch+json"}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[KubeliteServer]:
-    srv = KubeliteServer().start()
-    try:
-        yield srv
-    finally:
-        srv.cleanup()
-
-
-@pytest.fixture
-async def http(server: KubeliteServer) -> AsyncIterator[aiohttp.ClientSession]:
-    ctx = ssl.create_default_context(cafile=str(server.ca_cert))
-    async with aiohttp.ClientSession(base_url=server.url, headers={"Authorization": f"Bearer {server.token}"},
-                                     connector=aiohttp.TCPConnector(ssl=ctx)) as s:
-        yield s
 
 
 def pod(name: str, node: str | None = None) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -264,3 +264,28 @@ class Cluster:
         for ns in self.netns:
             ns.delete()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def one_node_cluster(request: pytest.FixtureRequest, node: str, *, manifests: bool = False,
+                     networking: bool = True, **settings: str) -> Iterator[Cluster]:
+    """A started Cluster with one Ready agent (and a static-pod directory if `manifests`); the
+    server and agent logs are printed when it fails to come up or when a test of the session failed."""
+    c = Cluster(**settings)
+    try:
+        c.start()
+        manifest_dir = None
+        if manifests:
+            manifest_dir = c.root / "manifests"
+            manifest_dir.mkdir()
+        c.add_agent(node, manifest_dir, networking=networking)
+        try:
+            wait_for(lambda: c.node_ready(node) == "True", 90, f"{node} Ready")
+        except AssertionError:
+            print(c.logs())
+            raise
+        yield c
+        if request.session.testsfailed:
+            print(c.logs())
+    finally:
+        c.cleanup()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .nodecluster import AgentProc, Cluster, find_process, wait_for
+from .nodecluster import AgentProc, Cluster, find_process, one_node_cluster, wait_for
 
 NODE = "e2e-node-1"
 BUSYBOX = "kubelite.local/busybox:1.35"
@@ -28,23 +28,9 @@ SECTIONS = ["Name:", "Roles:", "Labels:", "Annotations:", "CreationTimestamp:", 
 
 @pytest.fixture(scope="module")
 def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    c = Cluster()
-    try:
-        c.start()
-        manifests = c.root / "manifests"
-        manifests.mkdir()
-        # The kubelet's own behaviour, without kube-proxy/DNS (tests/network covers those).
-        c.add_agent(NODE, manifests, networking=False)
-        try:
-            wait_for(lambda: c.node_ready(NODE) == "True", 90, "node Ready")
-        except AssertionError:
-            print(c.logs())
-            raise
+    # The kubelet's own behaviour, without kube-proxy/DNS (tests/network covers those).
+    with one_node_cluster(request, NODE, manifests=True, networking=False) as c:
         yield c
-        if request.session.testsfailed:
-            print(c.logs())
-    finally:
-        c.cleanup()
 
 
 def agent(cluster: Cluster) -> AgentProc:

@@ -32,7 +32,7 @@ from kubelite.kubelet.podmanager import PodManager
 from kubelite.runtime.sim import SimRuntime
 from kubelite.runtime.types import PodSandboxStatus
 
-from .nodecluster import AgentProc, Cluster, find_process, wait_for
+from .nodecluster import AgentProc, Cluster, find_process, one_node_cluster, wait_for
 
 NODE = "restart-node-1"
 BUSYBOX = "kubelite.local/busybox:1.35"
@@ -114,20 +114,8 @@ async def test_a_restarted_kubelet_whose_informer_syncs_during_a_slow_runtime_li
 
 @pytest.fixture(scope="module")
 def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    c = Cluster(node_monitor_grace="40s", toleration_seconds="300s")
-    try:
-        c.start()
-        c.add_agent(NODE)
-        try:
-            wait_for(lambda: c.node_ready(NODE) == "True", 90, "node Ready")
-        except AssertionError:
-            print(c.logs())
-            raise
+    with one_node_cluster(request, NODE, node_monitor_grace="40s", toleration_seconds="300s") as c:
         yield c
-        if request.session.testsfailed:
-            print(c.logs())
-    finally:
-        c.cleanup()
 
 
 def node_agent(cluster: Cluster) -> AgentProc:
