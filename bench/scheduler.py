@@ -82,9 +82,12 @@ def pct(values: list[float], p: float) -> float:
 
 
 def spawn_scheduler(srv: KubeliteServer) -> subprocess.Popen[bytes]:
-    """The scheduler's output goes to a file: an unread pipe would fill up and block it."""
+    """The scheduler's output goes to a file: an unread pipe would fill up and block it. It runs on
+    the server's host, so it uses the local kubeconfig (the server's unix socket), as `kubelite
+    server`'s embedded scheduler does."""
     with open(srv.data_dir / "scheduler.log", "ab") as logf:
-        return subprocess.Popen([sys.executable, "-m", "kubelite", "scheduler", "--kubeconfig", str(srv.kubeconfig)],
+        return subprocess.Popen([sys.executable, "-m", "kubelite", "scheduler", "--kubeconfig",
+                                 str(srv.local_kubeconfig)],
                                 stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -146,6 +149,8 @@ async def run_api(n_nodes: int, n_pods: int, clients: int) -> dict[str, float]:
         server_cpu_after = sum(server_ps.cpu_times()[:2])
         lat = [bound_at[n] - acked[n] for n in names if n in bound_at and n in acked]
         sched_log = (srv.data_dir / "scheduler.log").read_text(errors="replace")
+        for line in [ln for ln in sched_log.splitlines() if "binding " in ln][:3]:
+            print("  scheduler log: " + line[:300])
         return {
             "nodes/s created": node_rate,
             "pods/s created": n_pods / (created - start),

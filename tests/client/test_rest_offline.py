@@ -89,3 +89,48 @@ async def test_an_unreachable_server_is_an_api_error_with_code_0() -> None:
             async for _ in client.watch(PODS):
                 pass
         assert is_connection_error(e.value)
+
+
+async def test_a_full_unix_socket_backlog_is_waited_out_not_an_error(tmp_path: Path) -> None:
+    """A unix socket whose accept queue is full refuses a connect at once (EAGAIN); TCP would
+    resend its SYN. The client waits and retries, so a busy local API server is slow, not down."""
+    import asyncio
+
+    path = str(tmp_path / "api.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(0)
+    fillers = []
+    try:
+        while True:  # fill the accept queue: the next connect would fail with EAGAIN
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(path)
+            except BlockingIOError:
+                s.close()
+                break
+            fillers.append(s)
+        client = ApiClient(f"unix://{path}", request_timeout=10)
+        request = asyncio.ensure_future(client.get(NODES, "n1"))
+        await asyncio.sleep(0.3)
+        assert not request.done()  # still retrying, not failed
+
+        def serve() -> None:
+            listener.settimeout(5)
+            for _ in fillers:  # the queued connections first, then the client's retry
+                listener.accept()[0].close()
+            conn, _ = listener.accept()
+            conn.settimeout(5)
+            assert conn.recv(65536).startswith(b"GET /api/v1/nodes/n1")
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n"
+                         b'{"kind": "Node"}')
+            conn.close()
+
+        await asyncio.to_thread(serve)
+        assert await asyncio.wait_for(request, 10) == {"kind": "Node"}
+        await client.close()
+    finally:
+        for s in fillers:
+            s.close()
+        listener.close()

@@ -175,8 +175,9 @@ def ensure_identity(data_dir: Path, bind_address: str, port: int, token: str | N
     return ident
 
 
-def write_kubeconfig(ident: Identity, server_url: str) -> None:
-    """A kubeconfig kubectl uses as is: the CA inline, the admin token as the credential."""
+def write_kubeconfig(ident: Identity, server_url: str, path: Path | None = None) -> None:
+    """A kubeconfig kubectl uses as is: the CA inline, the admin token as the credential.
+    Written to `ident.kubeconfig` unless `path` says otherwise."""
     ca_b64 = __import__("base64").b64encode(ident.ca_cert.read_bytes()).decode()
     config = {
         "apiVersion": "v1",
@@ -189,7 +190,7 @@ def write_kubeconfig(ident: Identity, server_url: str) -> None:
         "current-context": "kubelite",
         "preferences": {},
     }
-    _write_private(ident.kubeconfig, yaml.safe_dump(config, sort_keys=False).encode())
+    _write_private(path or ident.kubeconfig, yaml.safe_dump(config, sort_keys=False).encode())
 
 
 def issue_client_certificate(data_dir: Path, cn: str, orgs: list[str], out_dir: Path) -> tuple[Path, Path]:

@@ -10,8 +10,9 @@ little shorter than Kubernetes' 15 s so that a hand-over completes within 15 s) 
 copy. A leader that cannot renew for `renew_deadline` stops its component before its Lease can
 expire, so two never act at once.
 
-The components are ordinary API clients: each hook talks to its own server over HTTPS with the
-admin kubeconfig, exactly as `kubelite scheduler` / `kubelite controller-manager` would.
+The components are ordinary API clients: each hook talks to its own server through the local
+kubeconfig (the server's unix socket), exactly as `kubelite scheduler` / `kubelite
+controller-manager --kubeconfig DATA_DIR/kubeconfig-local.yaml` would on the same host.
 """
 
 from __future__ import annotations

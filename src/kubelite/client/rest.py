@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import builtins
+import errno
 import os
 import ssl
 import tempfile
@@ -344,6 +345,16 @@ class ApiClient:
                     wait = _retry_after(resp.headers.get("Retry-After")) if resp.status == 429 else None
                     if wait is None or attempt == MAX_429_RETRIES or time.monotonic() + wait >= deadline:
                         raise self._error_from(resp.status, payload, method, path)
+            except aiohttp.ClientOSError as e:
+                # A unix socket whose accept queue is full refuses at once (EAGAIN with uvloop,
+                # ENOTCONN with asyncio's own loop), where TCP would quietly resend its SYN: nothing
+                # was sent, so wait a little and try again.
+                if not self._unix_path or e.errno not in (errno.EAGAIN, errno.ENOTCONN) \
+                        or attempt == MAX_429_RETRIES:
+                    raise ApiError.make(0, CONNECTION_ERROR, f"{method} {path}: {type(e).__name__}: {e}") from e
+                wait = min(1.0, 0.02 * 2 ** attempt)
+                if time.monotonic() + wait >= deadline:
+                    raise ApiError.make(0, CONNECTION_ERROR, f"{method} {path}: {type(e).__name__}: {e}") from e
             except (TimeoutError, aiohttp.ClientError, OSError) as e:
                 raise ApiError.make(0, CONNECTION_ERROR, f"{method} {path}: {type(e).__name__}: {e}") from e
             await asyncio.sleep(wait)

@@ -1,7 +1,8 @@
 """`kubelite up` in one process: apiserver, scheduler, controllers and the nodes, as asyncio tasks.
 
-They still talk to each other only through the API over HTTPS (each has its own ApiClient built
-from the admin kubeconfig), so splitting them over machines changes configuration, not code.
+They still talk to each other only through the API (each has its own ApiClient built from the
+server's local kubeconfig: its unix socket, no TLS on one host), so splitting them over machines
+changes configuration (the HTTPS kubeconfig), not code.
 
 Start order: the cluster network (one namespace per node, joined by a bridge in a namespace of
 its own: `kubelite.network.cluster`), the API server (storage, certificates, kubeconfig), the
@@ -157,7 +158,9 @@ class Cluster:
     def _client(self, user_agent: str) -> Any:
         from kubelite.client.rest import ApiClient
 
-        client = ApiClient.from_kubeconfig(str(self.config.kubeconfig), user_agent=user_agent)
+        # the API server's unix socket: every component here runs on its host (see apiserver/server.py)
+        assert self.server is not None
+        client = ApiClient.from_kubeconfig(str(self.server.local_kubeconfig), user_agent=user_agent)
         self.clients.append(client)
         return client
 

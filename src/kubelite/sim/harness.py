@@ -102,7 +102,7 @@ class SimCluster:
     def start(self) -> SimCluster:
         self.server.start(timeout=60)
         try:
-            kc = str(self.kubeconfig)
+            kc = str(self.server.local_kubeconfig)  # on the server's host: its unix socket
             self._spawn("scheduler", ["scheduler", "--kubeconfig", kc])
             self._spawn("controller-manager", [
                 "controller-manager", "--kubeconfig", kc, "--node-monitor-grace-period", self.grace,

@@ -91,6 +91,11 @@ class KubeliteServer:
         return self.data_dir / "kubeconfig.yaml"
 
     @property
+    def local_kubeconfig(self) -> Path:
+        """For components on this host (the scheduler, controllers): the server's unix socket."""
+        return self.data_dir / "kubeconfig-local.yaml"
+
+    @property
     def ca_cert(self) -> Path:
         return self.data_dir / "tls" / "ca.crt"
 
