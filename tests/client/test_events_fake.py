@@ -71,3 +71,46 @@ async def test_write_failures_and_bad_types_never_raise_to_the_caller() -> None:
     rec.event(pod("p"), "Bogus", "R", "m")  # logged and dropped
     await rec.stop()
     assert fake.objects(EVENTS) == []
+
+
+async def test_ten_similar_messages_then_one_combined_event_as_client_go() -> None:
+    """A ReplicaSet's 'Created pod: <name>' for each of its pods: 9 Events, then one combined Event
+    whose count grows (client-go's EventAggregator: 10 distinct messages per type+reason)."""
+    fake = FakeApiClient()
+    rec = EventRecorder(fake, "replicaset-controller")
+    await rec.start()
+    owner = pod("rs-like")
+    for i in range(12):
+        rec.event(owner, "Normal", "SuccessfulCreate", f"Created pod: web-{i}")
+    rec.event(owner, "Normal", "SuccessfulDelete", "Deleted pod: web-0")  # another reason: its own Event
+    await rec.stop()
+    events = fake.objects(EVENTS, "default")
+    created = sorted((e for e in events if e["reason"] == "SuccessfulCreate"), key=lambda e: e["firstTimestamp"])
+    plain = [e for e in created if not e["message"].startswith("(combined")]
+    assert sorted(e["message"] for e in plain) == sorted(f"Created pod: web-{i}" for i in range(9))
+    [combined] = [e for e in created if e["message"].startswith("(combined")]
+    assert combined["count"] == 3
+    assert combined["message"] == "(combined from similar events): Created pod: web-11"
+    assert [e["message"] for e in events if e["reason"] == "SuccessfulDelete"] == ["Deleted pod: web-0"]
+
+
+async def test_the_spam_filter_lets_25_events_per_object_through_then_one_per_5_minutes() -> None:
+    now = [1000.0]
+    fake = FakeApiClient()
+    rec = EventRecorder(fake, "kubelet", "n1", clock=lambda: now[0])
+    await rec.start()
+    noisy, quiet = pod("noisy"), pod("quiet")
+    for i in range(30):
+        rec.event(noisy, "Warning", f"Reason{i}", "m")  # distinct reasons: no combining, no counting
+    rec.event(quiet, "Normal", "Started", "ok")
+    await rec.flush()
+    assert len([e for e in fake.objects(EVENTS) if e["involvedObject"]["name"] == "noisy"]) == 25
+    assert rec.filtered == 5
+    assert [e["reason"] for e in fake.objects(EVENTS) if e["involvedObject"]["name"] == "quiet"] == ["Started"]
+    now[0] += 299.0
+    rec.event(noisy, "Warning", "Late", "m")
+    now[0] += 2.0
+    rec.event(noisy, "Warning", "Later", "m")
+    await rec.stop()
+    reasons = {e["reason"] for e in fake.objects(EVENTS) if e["involvedObject"]["name"] == "noisy"}
+    assert "Late" not in reasons and "Later" in reasons

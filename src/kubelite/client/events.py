@@ -1,11 +1,16 @@
 """Record v1 Events about objects, the way Kubernetes' EventRecorder + EventCorrelator do.
 
-`event()` never blocks and never raises for API trouble: it queues, and one background task
-writes. A repeat of the same event (same involved object, type, reason, message and source)
-does not create another Event: the first one is PATCHed with count+1 and a new lastTimestamp,
-so `kubectl get events` shows one line with a growing COUNT. The recorder remembers the last
-4096 distinct events (LRU) for this. Not modelled: the correlator's "combined from similar
-events" aggregation and its per-object spam filter.
+`event()` never blocks and never raises for API trouble: it queues, and background tasks
+write. Before queueing, each event goes through the steps of client-go's EventCorrelator:
+- similar events are combined: once one source has said the same type and reason about one object
+  with 10 different messages within 10 minutes, the next ones become a single Event whose message
+  starts "(combined from similar events): " (a ReplicaSet's "Created pod: ..." for each pod);
+- a repeat (same involved object, type, reason, message and source) does not create another
+  Event: the first one is PATCHed with count+1 and a new lastTimestamp, so `kubectl get events`
+  shows one line with a growing COUNT;
+- a spam filter per source and involved object: a token bucket of 25 that refills one every 5
+  minutes; an event (or repeat) without a token is dropped, counted in `filtered`.
+The recorder remembers the last 4096 keys of each kind (LRU).
 
 Event names are `<object name>.<nanosecond timestamp in hex>`, as Kubernetes names them; the
 Event lives in the object's namespace ("default" for cluster-scoped objects such as nodes).
@@ -19,6 +24,7 @@ import datetime
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +37,27 @@ NORMAL = "Normal"
 WARNING = "Warning"
 
 MAX_MESSAGE = 1024  # the apiserver caps Event messages; cut ours first
+
+#: client-go's EventCorrelator defaults
+SIMILAR_MAX_MESSAGES = 10
+SIMILAR_INTERVAL = 600.0
+SIMILAR_PREFIX = "(combined from similar events): "
+SPAM_BURST = 25
+SPAM_REFILL_SECONDS = 300.0
+
+_Item = tuple[dict[str, Any], str, str, str, str, tuple[str, ...]]
+
+
+@dataclass(slots=True)
+class _Similar:
+    messages: set[str]
+    last: float
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    last: float
 
 
 @dataclass(slots=True)
@@ -58,12 +85,18 @@ class EventRecorder:
     """Queue Events for objects; a background task writes and aggregates them (module docstring)."""
 
     def __init__(self, client: ApiClient, component: str, host: str | None = None, *,
-                 max_queue: int = 1000, cache_size: int = 4096, writers: int = 8) -> None:
+                 max_queue: int = 1000, cache_size: int = 4096, writers: int = 8,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
         self.component = component
         self.host = host
-        self._queue: asyncio.Queue[tuple[dict[str, Any], str, str, str, str]] = asyncio.Queue(max_queue)
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue(max_queue)
         self._seen: OrderedDict[tuple[str, ...], _Seen] = OrderedDict()
+        self._similar: OrderedDict[tuple[str, ...], _Similar] = OrderedDict()
+        self._buckets: OrderedDict[tuple[str, ...], _Bucket] = OrderedDict()
+        self._clock = clock
+        #: events dropped by the spam filter
+        self.filtered = 0
         self._cache_size = cache_size
         self._tasks: list[asyncio.Task[None]] = []
         self._writers = writers
@@ -77,8 +110,15 @@ class EventRecorder:
         if type_ not in (NORMAL, WARNING):
             log.error("event type must be Normal or Warning, got %r (reason %s): dropped", type_, reason)
             return
+        ref = involved_object(obj)
+        source_and_object = (self.component, self.host or "", ref.get("kind", ""), ref.get("namespace") or "default",
+                             ref.get("name", ""), ref.get("uid", ""), ref.get("apiVersion", ""))
+        message, key = self._combine_similar(source_and_object + (type_, reason), message[:MAX_MESSAGE])
+        if not self._take_token(source_and_object):
+            self.filtered += 1
+            return
         try:
-            self._queue.put_nowait((involved_object(obj), type_, reason, message[:MAX_MESSAGE], _now()))
+            self._queue.put_nowait((ref, type_, reason, message, _now(), key))
         except asyncio.QueueFull:
             self.dropped += 1
             # a warning per dropped event would cost more than the event: say it at most every 10 s
@@ -87,6 +127,40 @@ class EventRecorder:
                 self._last_drop_warning = now
                 log.warning("event queue full: %d events dropped so far (latest %s %s for %s)",
                             self.dropped, type_, reason, involved_object(obj).get("name"))
+
+    def _combine_similar(self, similar_key: tuple[str, ...], message: str) -> tuple[str, tuple[str, ...]]:
+        """The message to write and the key its repeats are counted under (client-go's EventAggregator)."""
+        now = self._clock()
+        similar = self._similar.get(similar_key)
+        if similar is None or now - similar.last > SIMILAR_INTERVAL:
+            similar = _Similar(set(), now)
+        similar.messages.add(message)
+        similar.last = now
+        self._similar[similar_key] = similar
+        self._similar.move_to_end(similar_key)
+        while len(self._similar) > self._cache_size:
+            self._similar.popitem(last=False)
+        if len(similar.messages) < SIMILAR_MAX_MESSAGES:
+            return message, similar_key + (message,)
+        similar.messages.pop()  # keep the set at its cap
+        return (SIMILAR_PREFIX + message)[:MAX_MESSAGE], similar_key
+
+    def _take_token(self, source_and_object: tuple[str, ...]) -> bool:
+        """The spam filter (client-go's EventSourceObjectSpamFilter)."""
+        now = self._clock()
+        bucket = self._buckets.get(source_and_object)
+        if bucket is None:
+            bucket = self._buckets[source_and_object] = _Bucket(SPAM_BURST, now)
+            while len(self._buckets) > self._cache_size:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(source_and_object)
+            bucket.tokens = min(SPAM_BURST, bucket.tokens + (now - bucket.last) / SPAM_REFILL_SECONDS)
+            bucket.last = now
+        if bucket.tokens < 1:
+            return False
+        bucket.tokens -= 1
+        return True
 
     def eventf(self, obj: dict[str, Any], type_: str, reason: str, fmt: str, *args: Any) -> None:
         self.event(obj, type_, reason, fmt % args if args else fmt)
@@ -123,10 +197,9 @@ class EventRecorder:
             finally:
                 self._queue.task_done()
 
-    async def _write(self, ref: dict[str, Any], type_: str, reason: str, message: str, stamp: str) -> None:
+    async def _write(self, ref: dict[str, Any], type_: str, reason: str, message: str, stamp: str,
+                     key: tuple[str, ...]) -> None:
         namespace = ref.get("namespace") or "default"
-        key = (self.component, self.host or "", ref.get("kind", ""), namespace, ref.get("name", ""),
-               ref.get("uid", ""), ref.get("apiVersion", ""), type_, reason, message)
         lock = self._key_locks.setdefault(key, asyncio.Lock())
         try:
             async with lock:
