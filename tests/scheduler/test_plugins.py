@@ -320,3 +320,16 @@ def test_node_info_parses_allocatable_and_keeps_running_totals() -> None:
     assert (n.req_cpu, n.req_memory) == (500, 100 << 20)
     n.remove_pod(p.key)
     assert (n.req_cpu, n.req_memory, len(n.pods)) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(("cpu", "memory", "init_cpu", "want"), [
+    ("250m", "64Mi", None, (250, 64 << 20, 250, 64 << 20)),  # asks both: scored as asked
+    ("250m", None, None, (250, 0, 250, 200 << 20)),  # no memory: scored as 200Mi
+    (None, None, None, (0, 0, 100, 200 << 20)),  # nothing: scored as 100m / 200Mi
+    ("250m", "64Mi", "1", (1000, 64 << 20, 1000, 200 << 20)),  # the init container asks no memory
+])
+def test_scoring_counts_default_requests_for_containers_that_ask_none(
+    cpu: str | None, memory: str | None, init_cpu: str | None, want: tuple[int, int, int, int]
+) -> None:
+    p = pod_info(cpu=cpu, memory=memory, init_cpu=init_cpu)
+    assert (p.cpu, p.memory, p.nz_cpu, p.nz_memory) == want

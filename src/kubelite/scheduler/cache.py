@@ -27,6 +27,8 @@ class Cache:
         self._orphans: dict[str, dict[str, PodInfo]] = {}
         #: controller owner -> zone -> pods, for zone spreading
         self._zone_owner: dict[str, Counter[str]] = {}
+        #: how many nodes have a zone label
+        self._zoned_nodes = 0
 
     # nodes -------------------------------------------------------------------------------
     def add_node(self, node: Mapping[str, Any]) -> NodeInfo:
@@ -38,6 +40,8 @@ class Cache:
         info = NodeInfo(node)
         self._nodes[name] = info
         self._node_list = None
+        if info.zone is not None:
+            self._zoned_nodes += 1
         for p in self._orphans.pop(name, {}).values():
             self._count(info, p)
         return info
@@ -50,9 +54,11 @@ class Cache:
         old_zone = info.zone
         if old_zone is not None:
             self._zone_update(info, -1)
+            self._zoned_nodes -= 1
         info.set_node(node)
         if info.zone is not None:
             self._zone_update(info, +1)
+            self._zoned_nodes += 1
         return info
 
     def remove_node(self, name: str) -> None:
@@ -63,6 +69,7 @@ class Cache:
         self._node_list = None
         if info.zone is not None:
             self._zone_update(info, -1)
+            self._zoned_nodes -= 1
         if info.pods:
             self._orphans[name] = dict(info.pods)
 
@@ -109,6 +116,10 @@ class Cache:
 
     def node_of(self, key: str) -> str | None:
         return self._pod_node.get(key)
+
+    def has_zones(self) -> bool:
+        """Whether any node has a topology.kubernetes.io/zone label."""
+        return self._zoned_nodes > 0
 
     def zone_counts(self, owner: str) -> Mapping[str, int]:
         return self._zone_owner.get(owner, {})

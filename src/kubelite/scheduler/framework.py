@@ -144,9 +144,21 @@ class ScorePlugin(Plugin, Protocol):
 
 
 @runtime_checkable
+class ScoreKeyPlugin(Plugin, Protocol):
+    def score_key(self, pod: PodInfo, node: NodeInfo) -> int:
+        """The raw score, computed from `PodInfo.signature` fields and the node alone, so the
+        equivalence cache may keep it until the node's generation changes. A scorer without
+        it (PodTopologySpread, whose score depends on the pod's owner and on cycle-wide
+        totals) is scored over the window each cycle."""
+        ...
+
+
+@runtime_checkable
 class NormalizeScorePlugin(Plugin, Protocol):
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
-        """Rewrite `scores` in place into 0..MAX_NODE_SCORE."""
+        """Rewrite `scores` in place into 0..MAX_NODE_SCORE. A score's result must depend only
+        on that score and the set of scores (its min/max, as kube-scheduler's helpers do), not
+        on how many nodes share it: the equivalence cache normalises distinct scores once."""
         ...
 
 

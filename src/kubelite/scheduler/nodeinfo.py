@@ -108,6 +108,17 @@ def pod_requests(spec: Mapping[str, Any], *, non_zero: bool = False) -> dict[str
     return total
 
 
+def _asks_cpu_and_memory(spec: Mapping[str, Any]) -> bool:
+    """Whether every container and init container names cpu and memory (request or limit)."""
+    for c in (*(spec.get("containers") or ()), *(spec.get("initContainers") or ())):
+        res = c.get("resources") or {}
+        req = res.get("requests") or {}
+        lim = res.get("limits") or {}
+        if not ((CPU in req or CPU in lim) and (MEMORY in req or MEMORY in lim)):
+            return False
+    return True
+
+
 def _tolerations(spec: Mapping[str, Any]) -> tuple[Toleration, ...]:
     return tuple(
         (t.get("key") or "", t.get("operator") or "Equal", t.get("value") or "", t.get("effect") or "")
@@ -143,7 +154,7 @@ class PodInfo:
         "pod", "key", "namespace", "name", "uid", "priority", "scheduler_name", "node_name",
         "node_selector", "required_terms", "preferred_terms", "tolerations", "cpu", "memory",
         "ephemeral", "scalars", "nz_cpu", "nz_memory", "host_ports", "owner", "gated",
-        "has_affinity", "unsupported",
+        "has_affinity", "unsupported", "signature",
     )
 
     def __init__(self, pod: dict[str, Any]) -> None:
@@ -175,9 +186,12 @@ class PodInfo:
         self.ephemeral = reqs.pop(EPHEMERAL_STORAGE, 0)
         reqs.pop(PODS, None)
         self.scalars: dict[str, int] = {k: v for k, v in reqs.items() if v}
-        nz = pod_requests(spec, non_zero=True)
-        self.nz_cpu = nz.get(CPU, 0)
-        self.nz_memory = nz.get(MEMORY, 0)
+        if _asks_cpu_and_memory(spec):  # the defaults would change nothing: no second pass
+            self.nz_cpu, self.nz_memory = self.cpu, self.memory
+        else:
+            nz = pod_requests(spec, non_zero=True)
+            self.nz_cpu = nz.get(CPU, 0)
+            self.nz_memory = nz.get(MEMORY, 0)
         ports: list[HostPort] = []
         for c in spec.get("containers") or ():
             for p in c.get("ports") or ():
@@ -195,6 +209,18 @@ class PodInfo:
                 ("podAntiAffinity", bool(affinity.get("podAntiAffinity"))),
                 ("topologySpreadConstraints", bool(spec.get("topologySpreadConstraints"))),
             ) if present
+        )
+        #: every field a Filter or a score_key reads: pods with equal signatures get the same
+        #: verdict and score keys on a node (the equivalence cache's key). Not the owner: only
+        #: PodTopologySpread reads it, and it scores each cycle, so the pods of every
+        #: ReplicaSet of one shape share the cache. Terms by repr: two spellings of one term
+        #: only cost a cache miss.
+        self.signature: tuple[Any, ...] = (
+            self.cpu, self.memory, self.ephemeral, tuple(sorted(self.scalars.items())),
+            self.nz_cpu, self.nz_memory, self.tolerations, tuple(sorted(self.node_selector.items())),
+            None if self.required_terms is None else repr(self.required_terms),
+            repr(self.preferred_terms) if self.preferred_terms else "",
+            self.host_ports, self.node_name,
         )
 
 
@@ -217,7 +243,7 @@ class NodeInfo:
         "name", "node", "labels", "unschedulable", "taints", "prefer_taints", "alloc_cpu",
         "alloc_memory", "alloc_ephemeral", "alloc_pods", "alloc_scalars", "req_cpu", "req_memory",
         "req_ephemeral", "req_scalars", "nz_cpu", "nz_memory", "pods", "ports", "owners",
-        "hostname", "zone", "generation", "memo",
+        "hostname", "zone", "generation",
     )
 
     def __init__(self, node: Mapping[str, Any]) -> None:
@@ -227,9 +253,8 @@ class NodeInfo:
         self.pods: dict[str, PodInfo] = {}
         self.ports: Counter[HostPort] = Counter()
         self.owners: Counter[str] = Counter()
+        #: bumped by every change to the node or its pods: what the equivalence cache checks
         self.generation = 0
-        #: score memo: plugin-and-pod-shape key -> (generation, score); see plugins' score_nodes
-        self.memo: dict[str, tuple[int, int]] = {}
         self.set_node(node)
 
     def set_node(self, node: Mapping[str, Any]) -> None:
@@ -273,13 +298,6 @@ class NodeInfo:
                 scalars[rname] = q
         self.alloc_scalars = scalars
         self.generation += 1
-
-    def memo_put(self, key: str, score: int) -> int:
-        """Remember a score valid until the node next changes (bounded: few pod shapes at once)."""
-        if len(self.memo) >= 16:
-            self.memo.clear()
-        self.memo[key] = (self.generation, score)
-        return score
 
     def add_pod(self, p: PodInfo) -> None:
         if p.key in self.pods:

@@ -3,8 +3,6 @@ fractions (score = (1 - std deviation of the fractions) * 100)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from kubelite.scheduler.framework import MAX_NODE_SCORE, CycleState
 from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo
 
@@ -24,19 +22,11 @@ def balanced_score(cpu_req: int, cpu_alloc: int, mem_req: int, mem_alloc: int) -
 class BalancedAllocation:
     name = NAME
 
-    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
-        """score() for many nodes, memoised per node generation (see NodeResourcesFit)."""
-        key = f"{NAME}/{pod.nz_cpu}/{pod.nz_memory}"
-        out = []
-        for n in nodes:
-            hit = n.memo.get(key)
-            if hit is not None and hit[0] == n.generation:
-                out.append(hit[1])
-            else:
-                out.append(n.memo_put(key, self.score(state, pod, n)))
-        return out
-
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        return self.score_key(pod, node)
+
+    def score_key(self, pod: PodInfo, node: NodeInfo) -> int:
+        """The score itself: it depends on the pod's requests and the node alone."""
         return balanced_score(
             node.nz_cpu + pod.nz_cpu, node.alloc_cpu, node.nz_memory + pod.nz_memory, node.alloc_memory
         )

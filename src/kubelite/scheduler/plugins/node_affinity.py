@@ -94,6 +94,10 @@ class NodeAffinity:
         return None if pod.preferred_terms else SKIP
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        return self.score_key(pod, node)
+
+    def score_key(self, pod: PodInfo, node: NodeInfo) -> int:
+        """The score itself: preferred terms against the node's labels."""
         total = 0
         for pref in pod.preferred_terms:
             weight = int(pref.get("weight") or 0)

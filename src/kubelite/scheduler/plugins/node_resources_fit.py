@@ -7,8 +7,6 @@ container that asks for nothing), as kube-scheduler does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from kubelite.scheduler.framework import MAX_NODE_SCORE, CycleState, Status, unschedulable
 from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo
 
@@ -89,22 +87,11 @@ class NodeResourcesFit:
                 out.append(n)
         return out
 
-    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
-        """score() for many nodes at once. A node's score for pods of one shape changes only
-        when the node does, so it is memoised per node generation: with many like pods, only
-        the node that took the previous pod is recomputed."""
-        cpu, mem = pod.nz_cpu, pod.nz_memory
-        key = f"{NAME}/{cpu}/{mem}"
-        out = []
-        for n in nodes:
-            hit = n.memo.get(key)
-            if hit is not None and hit[0] == n.generation:
-                out.append(hit[1])
-            else:
-                out.append(n.memo_put(key, self.score(state, pod, n)))
-        return out
-
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        return self.score_key(pod, node)
+
+    def score_key(self, pod: PodInfo, node: NodeInfo) -> int:
+        """The score itself: it depends on the pod's requests and the node alone."""
         cpu = least_requested_score(node.nz_cpu + pod.nz_cpu, node.alloc_cpu)
         mem = least_requested_score(node.nz_memory + pod.nz_memory, node.alloc_memory)
         return (cpu * CPU_WEIGHT + mem * MEMORY_WEIGHT) // (CPU_WEIGHT + MEMORY_WEIGHT)

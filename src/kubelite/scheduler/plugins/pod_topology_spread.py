@@ -24,43 +24,66 @@ ZoneCounts = Callable[[str], Mapping[str, int]]
 
 
 class _Prepared:
-    __slots__ = ("host_weight", "zone_weight", "zone_counts")
+    """The cycle's weights. The zone part is worked out on first use: with no zone labels on
+    the nodes looked at (the common case) it is never needed."""
 
-    def __init__(self, host_weight: float, zone_weight: float, zone_counts: Mapping[str, int]) -> None:
-        self.host_weight = host_weight
-        self.zone_weight = zone_weight
-        self.zone_counts = zone_counts
+    __slots__ = ("host_weight", "_nodes", "_owner", "_counts_of", "_zone_weight", "_zone_counts")
+
+    def __init__(self, nodes: Sequence[NodeInfo], owner: str, zone_counts: ZoneCounts | None) -> None:
+        self.host_weight = math.log(len(nodes) + 2)
+        self._nodes = nodes
+        self._owner = owner
+        self._counts_of = zone_counts
+        self._zone_weight: float | None = None
+        self._zone_counts: Mapping[str, int] = {}
+
+    @property
+    def zone_weight(self) -> float:
+        if self._zone_weight is None:
+            zones = {n.zone for n in self._nodes}
+            zones.discard(None)
+            self._zone_weight = math.log(len(zones) + 2) if zones else 0.0
+            if zones and self._counts_of is not None:
+                self._zone_counts = self._counts_of(self._owner)
+        return self._zone_weight
+
+    @property
+    def zone_counts(self) -> Mapping[str, int]:
+        _ = self.zone_weight
+        return self._zone_counts
 
 
 class PodTopologySpread:
     name = NAME
 
-    def __init__(self, zone_counts: ZoneCounts | None = None) -> None:
-        """`zone_counts(owner)` gives {zone: matching pods} over all nodes (from the cache)."""
+    def __init__(self, zone_counts: ZoneCounts | None = None, has_zones: Callable[[], bool] | None = None) -> None:
+        """`zone_counts(owner)` gives {zone: matching pods} over all nodes, `has_zones()` whether
+        any node has a zone label (both from the cache; the latter spares a scan per pod)."""
         self._zone_counts = zone_counts
+        self._has_zones = has_zones
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status | None:
         if not pod.owner:
             return SKIP
-        zones = {n.zone for n in nodes if n.zone is not None}
-        zone_weight = math.log(len(zones) + 2) if zones else 0.0
-        counts = self._zone_counts(pod.owner) if (zones and self._zone_counts) else {}
-        state.write(NAME, _Prepared(math.log(len(nodes) + 2), zone_weight, counts))
+        state.write(NAME, _Prepared(nodes, pod.owner, self._zone_counts))
         return None
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         prep: _Prepared = state.read(NAME)
         score = node.owners.get(pod.owner, 0) * prep.host_weight + (HOSTNAME_MAX_SKEW - 1)
-        if prep.zone_weight and node.zone is not None:
+        if node.zone is not None and prep.zone_weight:
             score += prep.zone_counts.get(node.zone, 0) * prep.zone_weight + (ZONE_MAX_SKEW - 1)
         return int(score + 0.5)  # Go's math.Round (half away from zero), score >= 0
 
     def score_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
+        """score() over many nodes; without zones, each distinct count is converted once."""
         prep: _Prepared = state.read(NAME)
+        if (self._has_zones is None or self._has_zones()) and prep.zone_weight:
+            return [self.score(state, pod, n) for n in nodes]
         owner, hw, base = pod.owner, prep.host_weight, HOSTNAME_MAX_SKEW - 1 + 0.5
-        if not prep.zone_weight:
-            return [int(n.owners.get(owner, 0) * hw + base) for n in nodes]
-        return [self.score(state, pod, n) for n in nodes]
+        counts = [n.owners.get(owner, 0) for n in nodes]
+        score_of = {c: int(c * hw + base) for c in set(counts)}
+        return list(map(score_of.__getitem__, counts))
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         """Fewer matching pods is better: min raw score -> 100, scaled by the max."""

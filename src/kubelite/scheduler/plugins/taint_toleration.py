@@ -64,5 +64,12 @@ class TaintToleration:
     def score_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
         return [self.score(state, pod, n) if n.prefer_taints else 0 for n in nodes]
 
+    def score_key(self, pod: PodInfo, node: NodeInfo) -> int:
+        """The score itself (a toleration for another effect never matches PreferNoSchedule,
+        so the pod's whole list gives what score() gives with PreScore's filtered one)."""
+        if not node.prefer_taints:
+            return 0
+        return sum(1 for taint in node.prefer_taints if not tolerates(pod.tolerations, taint))
+
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         default_normalize_score(MAX_NODE_SCORE, True, scores)
