@@ -144,12 +144,21 @@ class Lister:
         if not key:
             raise ValueError("object has no metadata.name")
         old = self._items.get(key)
-        if old is not None:
-            self._unindex(key, old)
         self._items[key] = obj
         for name, fn in self._indexers.items():
-            for value in self._index_values(fn, obj):
-                self._indices[name].setdefault(value, set()).add(key)
+            values = fn(obj)
+            index = self._indices[name]
+            if old is not None:
+                old_values = fn(old)
+                if old_values == values:
+                    continue  # the usual update (status, labels elsewhere): the index stays as it is
+                self._drop_from(index, key, old_values)
+            for value in values:  # a value listed twice is added twice to a set: harmless
+                keys = index.get(value)
+                if keys is None:
+                    index[value] = {key}
+                else:
+                    keys.add(key)
         return old
 
     update = add
@@ -172,13 +181,16 @@ class Lister:
 
     def _unindex(self, key: str, obj: dict[str, Any]) -> None:
         for name, fn in self._indexers.items():
-            index = self._indices[name]
-            for value in self._index_values(fn, obj):
-                keys = index.get(value)
-                if keys is not None:
-                    keys.discard(key)
-                    if not keys:
-                        del index[value]
+            self._drop_from(self._indices[name], key, fn(obj))
+
+    @staticmethod
+    def _drop_from(index: dict[str, set[str]], key: str, values: Iterable[str]) -> None:
+        for value in values:
+            keys = index.get(value)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del index[value]
 
     @staticmethod
     def _index_values(fn: IndexFunc, obj: dict[str, Any]) -> builtins.list[str]:
