@@ -417,3 +417,63 @@ async def test_the_relist_skips_a_runtime_where_nothing_changed(tmp_path: Path) 
     assert runtime.full_listings == 2
     await pm.relist(force=True)  # the periodic full relist (the runtime health check) still lists
     assert runtime.full_listings == 3
+
+
+class GatedApi(FakeApiClient):
+    """The in-memory API, with pods/status PATCHes held until the test opens the gate (a busy server)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.status_patches: list[tuple[str, str]] = []  # (pod name, phase written)
+
+    async def patch(self, res: Any, name: str, patch: Any, namespace: str | None = None, **kw: Any) -> Any:
+        if res is PODS and kw.get("subresource") == "status":
+            await self.gate.wait()
+            self.status_patches.append((name, str(patch["status"].get("phase"))))
+        return await super().patch(res, name, patch, namespace, **kw)
+
+
+async def test_a_status_replaced_while_waiting_for_its_write_is_never_written(tmp_path: Path) -> None:
+    fake = GatedApi()
+    # containers take a moment to start: each pod's first status is Pending (ContainerCreating)
+    runtime = SimRuntime(CIDR, start_latency=0.2, node_name=NODE, images_present=True)
+    node = await start_node(fake, runtime, tmp_path)
+    try:
+        writers = node.pm.status_writer.concurrency
+        names = [f"p{i}" for i in range(writers + 2)]
+        for name in names:
+            await fake.create(PODS, make_pod(name), "default")
+        # every pod's containers run, while its first status write waits for the server
+        await eventually(lambda: all(st.phase == "Running" for st in node.pm._states.values())
+                         and len(node.pm._states) == len(names), what="every pod running in the runtime")
+        fake.gate.set()
+        await eventually(lambda: all(node.status(n).get("phase") == "Running" for n in names),
+                         what="every pod Running in the API")
+        await eventually(lambda: node.pm.status_writer.pending == 0, what="no status left to write")
+        per_pod = {n: [phase for name, phase in fake.status_patches if name == n] for n in names}
+        # the first `writers` pods had a (Pending) write in flight: then one more with Running;
+        # the others waited for their turn and were written once, with the latest status
+        assert sorted(len(v) for v in per_pod.values()) == [1, 1] + [2] * writers
+        assert sorted(v[0] for v in per_pod.values()) == ["Pending"] * writers + ["Running"] * 2
+        assert all(v[-1] == "Running" for v in per_pod.values())
+    finally:
+        await stop_node(node)
+
+
+async def test_a_pod_with_a_present_image_gets_the_real_kubelets_three_events(tmp_path: Path) -> None:
+    fake = FakeApiClient()
+    node = await start_node(fake, SimRuntime(CIDR, start_latency=0.0, node_name=NODE, images_present=True), tmp_path)
+    try:
+        pod = make_pod("web", [{"name": "main", "image": "registry.k8s.io/pause:3.10"}])
+        await fake.create(PODS, pod, "default")
+        await eventually(lambda: node.status("web").get("phase") == "Running", what="web Running")
+        await node.recorder.flush()
+        events = [(e["reason"], e["message"]) for e in fake.objects(EVENTS, "default")]
+        assert sorted(events) == sorted([
+            ("Pulled", 'Container image "registry.k8s.io/pause:3.10" already present on machine'),
+            ("Created", "Created container main"),
+            ("Started", "Started container main"),
+        ])
+    finally:
+        await stop_node(node)

@@ -195,3 +195,14 @@ async def test_many_nodes_cost_little(clock: Clock) -> None:
         running += sum(c.state == ContainerState.RUNNING for c in await node.list_containers())
     assert running == 10_000
     assert len(asyncio.all_tasks()) == 1  # only this test: no task per container
+
+
+async def test_a_node_with_its_images_present_runs_any_image_but_a_failing_one(clock: Clock) -> None:
+    sim = SimRuntime("10.42.3.0/24", images_present=True, clock=clock)
+    assert await sim.image_status("nginx:1") is not None  # nothing to pull: IfNotPresent says "present"
+    sandbox = pod()
+    sandbox_id = await sim.run_pod_sandbox(sandbox)
+    assert await sim.create_container(sandbox_id, ContainerConfig(name="c", image="nginx:1"), sandbox)
+    assert await sim.image_status("example.com/sim-pull-fail:1") is None
+    with pytest.raises(NotFoundError, match="pull it first"):
+        await sim.create_container(sandbox_id, ContainerConfig(name="d", image="example.com/sim-pull-fail:1"), sandbox)

@@ -35,7 +35,7 @@ from kubelite.kubelet.heartbeat import (
     NodeHeartbeat,
 )
 from kubelite.kubelet.nodestatus import HostFacts, Readings, build_node, read_host_facts, read_readings
-from kubelite.kubelet.podmanager import PodManager
+from kubelite.kubelet.podmanager import FULL_RELIST_PERIOD, RESYNC_PERIOD, PodManager
 from kubelite.runtime.types import Runtime
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,9 @@ class Agent:
         server_token: str | None = None,
         build_builtin_images: bool = True,
         max_pods: int = 110,
+        own_loops: bool = True,
+        full_relist_period: float = FULL_RELIST_PERIOD,
+        resync_period: float = RESYNC_PERIOD,
     ) -> None:
         if pod_cidr is not None:
             try:
@@ -120,6 +123,12 @@ class Agent:
         self.server_token = server_token
         self.build_builtin_images = build_builtin_images
         self.max_pods = max_pods
+        #: False: the agent starts no periodic timers (PLEG relist, Lease, status check); a driver of
+        #: many nodes (`kubelite sim`'s fleet-wide tick) calls `pods.pleg_tick()`,
+        #: `heartbeat.lease_tick()` and `heartbeat.status_tick()` instead: the same code, one timer
+        self.own_loops = own_loops
+        self.full_relist_period = full_relist_period
+        self.resync_period = resync_period
         self.containerd: Any = None  # kubelite.runtime.containerd.Containerd when we run our own
         self.pods: PodManager | None = None
         self.heartbeat: NodeHeartbeat | None = None
@@ -127,6 +136,8 @@ class Agent:
         self.network_ready = False
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
+        #: set once the node is registered and its heartbeat runs (with own_loops=False: its Lease exists)
+        self.heartbeat_running = asyncio.Event()
 
     # -- start ---------------------------------------------------------------------------------
 
@@ -174,6 +185,8 @@ class Agent:
             node_ip=facts.internal_ip, manifest_path=self.manifest_path, relist_period=self.relist_period,
             allow_privileged=self.allow_privileged, cluster_dns=self.cluster_dns,
             manage_files=self._own_runtime, on_runtime_health=self._on_runtime_health,
+            full_relist_period=self.full_relist_period, resync_period=self.resync_period,
+            own_pleg_loop=self.own_loops,
         )
         await self._start_kubelet_server()  # first: the node reports the port it really listens on
         port = self.kubelet_server.port if self.kubelet_server is not None else self.kubelet_port
@@ -282,7 +295,11 @@ class Agent:
             await self.heartbeat.register()
             assert self.pods is not None
             self.pods.node_uid = self.heartbeat.uid
-            self.heartbeat.start()
+            if self.own_loops:
+                self.heartbeat.start()
+            else:
+                await self.heartbeat.lease_tick()  # the Lease exists from the start; the driver renews it
+            self.heartbeat_running.set()
             if self.recorder is not None:
                 node_ref = {"kind": "Node", "apiVersion": "v1",
                             "metadata": {"name": self.node_name, "uid": self.node_name}}

@@ -114,6 +114,7 @@ class NodeHeartbeat:
 
     # -- loops -------------------------------------------------------------------------
     def start(self) -> None:
+        """Run the Lease and status loops (a node on its own; a fleet driver calls the ticks instead)."""
         self._tasks = [asyncio.create_task(self._lease_loop(), name=f"lease-{self.name}"),
                        asyncio.create_task(self._status_loop(), name=f"status-{self.name}")]
 
@@ -125,19 +126,30 @@ class NodeHeartbeat:
 
     async def _lease_loop(self) -> None:
         while True:
-            try:
-                await self.renew_lease()
-            except Exception as e:  # a heartbeat must survive a flaky server
-                log.warning("lease renewal for %s failed: %s", self.name, e)
+            await self.lease_tick()
             await asyncio.sleep(self.lease_renew_interval)
 
     async def _status_loop(self) -> None:
         while True:
             await asyncio.sleep(self.status_check_interval)
-            try:
-                await self.report_status()
-            except Exception as e:
-                log.warning("status update for %s failed: %s", self.name, e)
+            await self.status_tick()
+
+    # -- one period of each loop: what `start()`'s loops run, and what a driver of many nodes
+    #    (`kubelite sim`'s fleet-wide tick) calls instead of running 2 timers per node
+
+    async def lease_tick(self) -> None:
+        """One Lease period: renew, and log (not raise) a failure: a heartbeat must survive a flaky server."""
+        try:
+            await self.renew_lease()
+        except Exception as e:
+            log.warning("lease renewal for %s failed: %s", self.name, e)
+
+    async def status_tick(self) -> None:
+        """One status check period: report the node status when due or changed (failures are logged)."""
+        try:
+            await self.report_status()
+        except Exception as e:
+            log.warning("status update for %s failed: %s", self.name, e)
 
     # -- the two signals ---------------------------------------------------------------
     async def renew_lease(self) -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 import time
 from collections.abc import Callable
@@ -46,7 +45,7 @@ from kubelite.kubelet.status import (
     qos_class,
 )
 from kubelite.kubelet.volumes import VolumeManager, mounts_for
-from kubelite.kubelet.workers import PodWorkers
+from kubelite.kubelet.workers import PodWorkers, StatusWriter
 from kubelite.runtime.images import REGISTRY
 from kubelite.runtime.types import (
     ContainerConfig,
@@ -72,6 +71,10 @@ VANISHED_GRACE = 2
 CONFIG_RETRY = 5.0
 #: seconds between relists that list the runtime even when its change token says nothing changed
 FULL_RELIST_PERIOD = 10.0
+#: pods/status PATCHes of one node in flight at once (the real kubelet's status manager: one)
+STATUS_CONCURRENCY = 4
+#: seconds between syncs of every pod (the real kubelet's syncFrequency)
+RESYNC_PERIOD = 60.0
 PROBE_KEYS = ((LIVENESS, "livenessProbe"), (READINESS, "readinessProbe"), (STARTUP, "startupProbe"))
 
 
@@ -81,7 +84,7 @@ class ImagePullError(Exception):
         self.reason = reason
 
 
-@dataclass
+@dataclass(slots=True)
 class PodState:
     """What a worker remembers about one pod between syncs (all of it can be rebuilt)."""
 
@@ -98,6 +101,8 @@ class PodState:
     pod_ip: tuple[str, str] = ("", "")  # (sandbox id, ip)
     start_time: str | None = None
     last_posted: Obj | None = None
+    #: the latest status not yet written (the status manager writes it, skipping any it replaced)
+    pending: Obj | None = None
     phase: str = "Pending"
     image_failures: dict[str, int] = field(default_factory=dict)
     #: for the kubelet server: current sandbox, current and previous container id per name
@@ -124,13 +129,16 @@ class PodManager:
         node_ip: str = "",
         manifest_path: Path | None = None,
         relist_period: float = 1.0,
-        resync_period: float = 60.0,
+        resync_period: float = RESYNC_PERIOD,
         allow_privileged: bool = False,
         cluster_dns: str | None = "10.43.0.10",
         cluster_domain: str = "cluster.local",
         manage_files: bool = True,
         runtime_timeout: float = 5.0,
         on_runtime_health: Callable[[bool, str], None] | None = None,
+        full_relist_period: float = FULL_RELIST_PERIOD,
+        own_pleg_loop: bool = True,
+        status_concurrency: int = STATUS_CONCURRENCY,
     ) -> None:
         self.runtime = runtime
         self.node_name = node_name
@@ -146,10 +154,15 @@ class PodManager:
         self.manage_files = manage_files
         self.runtime_timeout = runtime_timeout
         self.on_runtime_health = on_runtime_health
+        self.full_relist_period = full_relist_period
+        #: False: something else (`kubelite sim`'s fleet-wide tick) calls `pleg_tick()` instead of a timer here
+        self.own_pleg_loop = own_pleg_loop
+        self._last_full_relist = self._last_resync = 0.0
         self.node_uid: str | None = None
         self.node_allocatable: Obj = {}
         self.volumes = VolumeManager(client, data_dir / "pods")
         self.workers = PodWorkers(self._sync)
+        self.status_writer = StatusWriter(self._write_status, concurrency=status_concurrency)
         self.informer: Informer | None = None
         if client is not None:
             self.informer = Informer(client, PODS, field_selector=f"spec.nodeName={node_name}")
@@ -177,7 +190,10 @@ class PodManager:
             self._tasks.append(asyncio.create_task(self._wait_api_synced(), name=f"pods-synced:{self.node_name}"))
         if self.static is not None:
             self.static.start()
-        self._tasks.append(asyncio.create_task(self._relist_loop(), name=f"pleg:{self.node_name}"))
+        loop = asyncio.get_running_loop()
+        self._last_full_relist = self._last_resync = loop.time()
+        if self.own_pleg_loop:
+            self._tasks.append(asyncio.create_task(self._relist_loop(), name=f"pleg:{self.node_name}"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -189,6 +205,7 @@ class PodManager:
         if self.static is not None:
             await self.static.stop()
         await self.workers.stop()
+        await self.status_writer.stop()
         for st in self._states.values():
             self._stop_probes(st)
 
@@ -332,22 +349,28 @@ class PodManager:
         self._relist_token = token
 
     async def _relist_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        last_resync = last_full = loop.time()
         while True:
-            # a full relist at least every FULL_RELIST_PERIOD doubles as the runtime health check
-            force = loop.time() - last_full >= FULL_RELIST_PERIOD
-            if force:
-                last_full = loop.time()
-            try:
-                await self.relist(force=force)
-            except Exception:
-                log.exception("relisting the runtime failed")
-            if loop.time() - last_resync >= self.resync_period:
-                last_resync = loop.time()
-                for uid in list(self._api_pods) + list(self._static_pods):
-                    self.workers.enqueue(uid)
+            await self.pleg_tick()
             await asyncio.sleep(self.relist_period)
+
+    async def pleg_tick(self, *, full: bool | None = None, resync: bool | None = None) -> None:
+        """One PLEG period (what `_relist_loop` runs every `relist_period`; `kubelite sim`'s fleet-wide
+        tick calls it for the nodes whose runtime changed, and for every node now and then): a relist,
+        a full one at least every `full_relist_period` (it doubles as the runtime health check), and
+        every `resync_period` a sync of every pod (level-triggered safety net). `full` / `resync`
+        given: the caller decides instead of the clock."""
+        now = asyncio.get_running_loop().time()
+        force = now - self._last_full_relist >= self.full_relist_period if full is None else full
+        if force:
+            self._last_full_relist = now
+        try:
+            await self.relist(force=force)
+        except Exception:
+            log.exception("relisting the runtime failed")
+        if now - self._last_resync >= self.resync_period if resync is None else resync:
+            self._last_resync = now
+            for uid in list(self._api_pods) + list(self._static_pods):
+                self.workers.enqueue(uid)
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -986,7 +1009,7 @@ class PodManager:
             phase = st.phase
         st.phase = phase
         containers_ready = bool(app_views) and all(v.ready for v in app_views) and phase == "Running"
-        previous = (st.last_posted or pod.get("status") or {}).get("conditions")
+        previous = (st.pending or st.last_posted or pod.get("status") or {}).get("conditions")
         status: Obj = {
             "phase": phase,
             "conditions": pod_conditions(previous, sandbox_ready=sandbox is not None, init_done=init_done,
@@ -1007,17 +1030,39 @@ class PodManager:
         await self._post_status(pod, st, status)
 
     async def _post_status(self, pod: Obj, st: PodState, status: Obj) -> None:
-        if self.client is None or status == st.last_posted:
+        """Hand the pod's latest status to the status manager (the real kubelet's `SetPodStatus`).
+
+        The write happens in the background, at most `status_concurrency` per node at once; a
+        status that a newer one replaces before its turn is never written (the real status
+        manager, too, writes the latest status, not each one it was given). So a pod that starts
+        while the API server is busy goes Pending -> Running in one PATCH instead of two."""
+        if self.client is None or status == (st.pending if st.pending is not None else st.last_posted):
             return
         meta = pod["metadata"]
-        ns, name = str(meta.get("namespace") or "default"), str(meta["name"])
         if st.uid in self._static_pods:
+            ns, name = str(meta.get("namespace") or "default"), str(meta["name"])
             if self.informer is None or self.informer.store.get_by(ns, name) is None:
                 return
+        st.pending = None if status == st.last_posted else status
+        if st.pending is not None:
+            self.status_writer.mark(st.uid)
+
+    async def _write_status(self, uid: str) -> None:
+        """Write the pending status of one pod (called by the status writer; raises to be retried)."""
+        st = self._states.get(uid)
+        if self.client is None or st is None or st.pending is None:
+            return
+        status = st.pending
+        meta = st.pod["metadata"]
+        ns, name = str(meta.get("namespace") or "default"), str(meta["name"])
         try:
             await self.client.patch(PODS, name, {"status": status}, ns, subresource="status")
         except ApiError as err:
             if is_not_found(err):
+                if st.pending is status:
+                    st.pending = None
                 return
             raise OSError(f"posting status of {ns}/{name}: {err}") from None
-        st.last_posted = copy.deepcopy(status)
+        st.last_posted = status  # never changed after it is built: no copy needed
+        if st.pending is status:
+            st.pending = None

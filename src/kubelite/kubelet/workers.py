@@ -87,3 +87,89 @@ class PodWorkers:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class StatusWriter:
+    """The status manager's writers: the latest status of each pod, written by at most `concurrency` tasks.
+
+    `mark(uid)` says the pod has a new status to write. Each uid is written by one task at a time
+    (in order); a uid marked again while its write is in flight is written once more afterwards,
+    with whatever status is the latest then, so intermediate statuses are skipped when writes
+    are slower than changes. No task exists while there is nothing to write. A failed write is
+    retried with backoff (the status stays pending)."""
+
+    def __init__(self, write: Callable[[str], Awaitable[None]], concurrency: int = 4) -> None:
+        if concurrency < 1:
+            raise ValueError("status writer concurrency must be at least 1")
+        self._write = write
+        self.concurrency = concurrency
+        self._queue: dict[str, None] = {}  # insertion-ordered set of uids waiting for a write
+        self._inflight: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._failures: dict[str, int] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._stopped = False
+        #: writes done (for tests and figures)
+        self.writes = 0
+
+    def mark(self, uid: str) -> None:
+        if self._stopped:
+            return
+        self._queue[uid] = None
+        if len(self._tasks) < self.concurrency and len(self._queue) > len(self._tasks) - len(self._inflight):
+            task = asyncio.get_running_loop().create_task(self._run(), name="pod-status-writer")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue) + len(self._inflight)
+
+    def _next(self) -> str | None:
+        for uid in self._queue:
+            if uid not in self._inflight:
+                del self._queue[uid]
+                return uid
+        return None
+
+    async def _run(self) -> None:
+        while not self._stopped:
+            uid = self._next()
+            if uid is None:
+                return
+            self._inflight.add(uid)
+            try:
+                await self._write(uid)
+                self.writes += 1
+                self._failures.pop(uid, None)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                n = self._failures.get(uid, 0)
+                self._failures[uid] = n + 1
+                delay = min(RETRY_MAX, RETRY_INITIAL * 2**n)
+                log.warning("writing the status of pod %s failed (retry in %.1fs): %s", uid, delay, err)
+                self._retry_after(uid, delay)
+            finally:
+                self._inflight.discard(uid)
+
+    def _retry_after(self, uid: str, delay: float) -> None:
+        old = self._timers.pop(uid, None)
+        if old is not None:
+            old.cancel()
+
+        def fire() -> None:
+            self._timers.pop(uid, None)
+            self.mark(uid)
+
+        self._timers[uid] = asyncio.get_running_loop().call_later(delay, fire)
+
+    async def stop(self) -> None:
+        self._stopped = True
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -160,6 +160,7 @@ class SimRuntime:
         cpu_count: int = 4,
         memory_bytes: int = 16 << 30,
         node_name: str = "sim",
+        images_present: bool = False,
     ) -> None:
         try:
             network = ipaddress.ip_network(pod_cidr, strict=False)
@@ -182,6 +183,12 @@ class SimRuntime:
         self._generation = 0
         self._transitions: list[int] = []  # a heap of future instants (ns) when a state flips
         self._images: dict[str, Image] = {}
+        #: every image (but a ``sim-pull-fail`` one) is already on the machine, as on a node whose
+        #: images were imported ahead (the kubelet then says "already present", as the real one does)
+        self.images_present = images_present
+        #: called with the instant (ns, this runtime's clock; 0: now) from which a listing may differ:
+        #: lets one driver of many nodes relist only the nodes whose runtime changed
+        self.on_change: Callable[[int], None] | None = None
         self.cpu_count = cpu_count
         self.memory_bytes = memory_bytes
 
@@ -210,6 +217,13 @@ class SimRuntime:
 
     def _changed(self) -> None:
         self._generation += 1
+        if self.on_change is not None:
+            self.on_change(0)
+
+    def _transition_at(self, instant: int) -> None:
+        heapq.heappush(self._transitions, instant)
+        if self.on_change is not None:
+            self.on_change(instant)
 
     def change_token(self) -> int:
         """A number that changes whenever a listing could differ from the last one (see module doc)."""
@@ -360,7 +374,8 @@ class SimRuntime:
         sandbox = self._sandbox(sandbox_id)
         if not sandbox.ready:
             raise RuntimeError_(f"pod sandbox {sandbox.namespace}/{sandbox.name} is not ready")
-        if config.image not in self._images and not any(config.image in i.repo_tags for i in self._images.values()):
+        if (await self.image_status(config.image)) is None \
+                and not any(config.image in i.repo_tags for i in self._images.values()):
             raise NotFoundError(f"image {config.image} not present: pull it first")
         exit_code_text = config.annotations.get(ANNOTATION_EXIT_CODE, config.envs.get(ENV_EXIT_CODE))
         exit_after_text = config.annotations.get(ANNOTATION_EXIT_AFTER, config.envs.get(ENV_EXIT_AFTER))
@@ -401,9 +416,9 @@ class SimRuntime:
             raise RuntimeError_(f"container {c.name} was already started")
         c.start_called = self._clock()
         started = c.start_called + self._latency_ns
-        heapq.heappush(self._transitions, started)
+        self._transition_at(started)
         if c.exit_after is not None:
-            heapq.heappush(self._transitions, started + c.exit_after)
+            self._transition_at(started + c.exit_after)
         self._changed()
 
     async def stop_container(self, container_id: str, grace_period: int) -> None:
@@ -531,7 +546,10 @@ class SimRuntime:
         return list(self._images.values())
 
     async def image_status(self, image: str) -> Image | None:
-        return self._images.get(image) or self._images.get(self._image_id(image))
+        found = self._images.get(image) or self._images.get(self._image_id(image))
+        if found is None and self.images_present and image and PULL_FAIL_MARKER not in image:
+            return Image(id=self._image_id(image), repo_tags=[image], repo_digests=[], size=1 << 20)
+        return found
 
     async def remove_image(self, image: str) -> None:
         self._images.pop(image, None)

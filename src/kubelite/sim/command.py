@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 #: connections of the fleet's one ApiClient to the API server
 SIM_POOL_SIZE = 256
+#: connections of the fleet's heartbeat client (Leases, node status): its own pool, so that a backlog
+#: of pod writes never delays the renewals (500 a second at 5000 nodes)
+SIM_HEARTBEAT_POOL_SIZE = 64
 
 
 def _memory(text: str) -> int:
@@ -97,19 +100,21 @@ def sim(kubeconfig: str, nodes: int, name_prefix: str, first_index: int, cpu: in
         # a bounded pool: a server that stalls a moment must not make the fleet open (and TLS
         # handshake) a connection per waiting Lease renewal
         client = ApiClient.from_kubeconfig(kubeconfig, user_agent="kubelite-sim", pool_size=SIM_POOL_SIZE)
+        heartbeat = ApiClient.from_kubeconfig(kubeconfig, user_agent="kubelite-sim",
+                                              pool_size=SIM_HEARTBEAT_POOL_SIZE)
     except Exception as err:  # noqa: BLE001 - any unreadable kubeconfig is a usage error
         raise click.ClickException(f"cannot use kubeconfig {kubeconfig}: {err}") from None
     try:
-        aio.run(_run(client, config, nodes, data_dir))
+        aio.run(_run(client, config, nodes, data_dir, heartbeat))
     except KeyboardInterrupt:
         pass
 
 
-async def _run(client: object, config: object, count: int, data_dir: Path | None) -> None:
+async def _run(client: object, config: object, count: int, data_dir: Path | None, heartbeat: object) -> None:
     from kubelite.client.rest import ApiClient
     from kubelite.sim.fleet import SimConfig, SimFleet
 
-    assert isinstance(client, ApiClient) and isinstance(config, SimConfig)
+    assert isinstance(client, ApiClient) and isinstance(config, SimConfig) and isinstance(heartbeat, ApiClient)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -121,8 +126,9 @@ async def _run(client: object, config: object, count: int, data_dir: Path | None
         await client.request("GET", "/version", request_timeout=15)
     except ApiError as err:
         await client.close()
+        await heartbeat.close()
         raise click.ClickException(f"cannot reach the API server {client.server}: {err}") from None
-    fleet = SimFleet(client, config, data_dir)
+    fleet = SimFleet(client, config, data_dir, heartbeat_client=heartbeat)
     try:
         starting = asyncio.create_task(fleet.start(count))
         stopping = asyncio.create_task(stop.wait())
@@ -145,6 +151,7 @@ async def _run(client: object, config: object, count: int, data_dir: Path | None
     finally:
         await fleet.stop()
         await client.close()
+        await heartbeat.close()
 
 
 async def _control(fleet: object, stop: asyncio.Event) -> None:

