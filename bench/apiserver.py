@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/apiserver.py [--quick] [--datastore sqlite|etcd|both]
                                         [--fanout-only 200,1000] [--watcher-procs 4]
+                                        [--memory 20000]
 
 Starts a real `kubelite server` subprocess (SQLite, and/or etcd from Debian's binary), drives it
 with aiohttp clients (HTTP/1.1 keep-alive, JSON, one connection per client), and prints:
@@ -12,6 +13,8 @@ by each watcher) for 200 and 1000 watchers, with the watchers in --watcher-procs
 and the server's CPU time per delivered event; per-node pod watchers (`fieldSelector=spec.nodeName=X`,
 one per node, as real kubelets watch) with the server's CPU time per pod create; the apiserver's RSS. Real-Kubernetes figures from
 /work/shared/docs/baselines.md are printed beside ours. --fanout-only runs just the fan-out.
+--memory N runs just a memory measurement: N pods created, bound and given a kubelet-like Running
+status through the API (as in a scale run), with the server's RSS before and after and per pod.
 """
 
 from __future__ import annotations
@@ -234,10 +237,43 @@ async def run_fanout(b: Bench, watchers: int, writes: int) -> None:
     await b.delete_configmaps()
 
 
-async def run(srv: KubeliteServer, quick: bool, fanout_only: list[int] | None = None, watcher_procs: int = 4) -> None:
+async def run_memory(b: Bench, n: int) -> None:
+    """RSS per stored pod: n pods created, bound and set Running (3 writes each), as a scale run's."""
+    proc = psutil.Process(b.srv.proc.pid) if b.srv.proc else None
+    if proc is None:
+        return
+    rss0 = proc.memory_info().rss
+    merge = {"Content-Type": "application/merge-patch+json"}
+
+    async def one(http: aiohttp.ClientSession, i: int) -> None:
+        name = f"mem-{i}"
+        async with http.post(NS, data=pod(name), headers={"Content-Type": "application/json"}) as r:
+            await check(r, 201)
+        binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
+                   "target": {"apiVersion": "v1", "kind": "Node", "name": f"node-{i % 100}"}}
+        async with http.post(f"{NS}/{name}/binding", data=orjson.dumps(binding),
+                             headers={"Content-Type": "application/json"}) as r:
+            await check(r, 201)
+        async with http.patch(f"{NS}/{name}/status", data=_status(i), headers=merge) as r:
+            await check(r, 200)
+    cpu0 = b.server_cpu()
+    rate, _ = await b.ops(32, n, one)
+    cpu = (b.server_cpu() - cpu0) / (3 * n) * 1e3
+    await asyncio.sleep(1)
+    rss1 = proc.memory_info().rss
+    print(f"  memory: {n} pods (create + binding + status PATCH each, {rate:.0f} pods/s, server CPU {cpu:.2f} ms "
+          f"per write): apiserver RSS {rss0 / 2**20:.0f} MiB -> {rss1 / 2**20:.0f} MiB, "
+          f"{(rss1 - rss0) / n / 1024:.1f} KiB per pod", flush=True)
+
+
+async def run(srv: KubeliteServer, quick: bool, fanout_only: list[int] | None = None, watcher_procs: int = 4,
+              memory: int = 0) -> None:
     ctx = ssl.create_default_context(cafile=str(srv.ca_cert))
     b = Bench(srv, ctx, watcher_procs=watcher_procs)
     srv.request("POST", "/api/v1/namespaces", {"metadata": {"name": "bench"}})
+    if memory:
+        await run_memory(b, memory)
+        return
     if fanout_only:
         for watchers in fanout_only:
             await run_fanout(b, watchers, 30 if quick else 100)
@@ -405,6 +441,8 @@ def main() -> int:
     ap.add_argument("--fanout-only", metavar="N[,N...]", default=None,
                     help="only the watch fan-out, with these watcher counts (e.g. 1000)")
     ap.add_argument("--watcher-procs", type=int, default=4, help="processes the watchers run in (default 4)")
+    ap.add_argument("--memory", type=int, default=0, metavar="N",
+                    help="only the memory measurement: RSS per pod after N pods are created, bound and Running")
     args = ap.parse_args()
     fanout_only = [int(n) for n in args.fanout_only.split(",")] if args.fanout_only else None
     kinds = ("sqlite", "etcd") if args.datastore == "both" else (args.datastore,)
@@ -416,11 +454,12 @@ def main() -> int:
 
             cluster = EtcdCluster(size=1).start()
             datastore = cluster.url
-        srv = KubeliteServer(datastore=datastore, extra_args=["--watch-cache-size", "200000"])
+        # (--memory: the default watch cache size, as a scale run has)
+        srv = KubeliteServer(datastore=datastore, extra_args=[] if args.memory else ["--watch-cache-size", "200000"])
         try:
             srv.start()
             print(f"kubelite apiserver, datastore {kind}{' (quick)' if args.quick else ''}:", flush=True)
-            asyncio.run(run(srv, args.quick, fanout_only, args.watcher_procs))
+            asyncio.run(run(srv, args.quick, fanout_only, args.watcher_procs, args.memory))
         finally:
             srv.cleanup()
             if cluster is not None:

@@ -55,6 +55,23 @@ def parse_quantity(v: str | int | float | Decimal) -> Decimal:
         return v
     if not isinstance(v, str):
         raise QuantityError(f"quantities must be strings or numbers, not {type(v).__name__}")
+    cached = _PARSED.get(v)
+    if cached is not None:
+        return cached
+    parsed = _parse_string(v)
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[v] = parsed
+    return parsed
+
+
+#: parsed quantity strings: the same few ("100m", "128Mi", "32") are parsed on every pod write
+#: and scheduling decision; Decimals are immutable, so the cache hands out shared values
+_PARSED: dict[str, Decimal] = {}
+_PARSED_MAX = 4096
+
+
+def _parse_string(v: str) -> Decimal:
     if v == "":
         raise QuantityError("quantities must not be empty")
     m = _QUANTITY_RE.match(v)

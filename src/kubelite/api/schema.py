@@ -80,38 +80,76 @@ def unknown_fields(api_version: str, kind: str, obj: Any) -> list[str]:
     if def_name is None or not isinstance(obj, dict):
         return []
     out: list[str] = []
-    _walk_def(def_name, obj, "", out)
+    _walk_def(def_name, obj, [], out)
     return out
 
 
-def _walk_def(def_name: str, value: Any, path: str, out: list[str]) -> None:
-    if not isinstance(value, dict):
-        return
-    fields = DEFS[def_name][1]
-    for key, child in value.items():
-        if isinstance(key, str) and key.startswith("$"):
-            continue  # strategic-merge-patch directives ($patch, $setElementOrder/..., $retainKeys)
-        spec = fields.get(key)
-        if spec is None:
-            out.append(f"{path}.{key}")
-            continue
-        _walk_type(spec[0], child, f"{path}.{key}", out)
+# The walk runs on every write (fieldValidation=Strict is the default), so it builds no path
+# strings on the way (`path` is a stack of segments, joined only for an unknown field), and each
+# definition's fields are compiled once into type nodes:
+#   None (a leaf or free-form value), ("[]", node), ("{}", node) or ("def", fields),
+# where fields maps a field name to its node.
+_Node = tuple[str, Any] | None
+_COMPILED: dict[str, dict[str, _Node]] = {}
 
 
-def _walk_type(typ: str, value: Any, path: str, out: list[str]) -> None:
-    if typ in _LEAVES or typ in _FREE or value is None:
-        return
+def _node(typ: str) -> _Node:
+    if typ in _LEAVES or typ in _FREE:
+        return None
     if typ.startswith("[]"):
-        if isinstance(value, list):
-            for i, item in enumerate(value):
-                _walk_type(typ[2:], item, f"{path}[{i}]", out)
-        return
+        inner = _node(typ[2:])
+        return None if inner is None else ("[]", inner)
     if typ.startswith("{}"):
-        if isinstance(value, dict):
-            for k, item in value.items():
-                _walk_type(typ[2:], item, f"{path}.{k}", out)
+        inner = _node(typ[2:])
+        return None if inner is None else ("{}", inner)
+    return ("def", _compiled(typ))
+
+
+def _compiled(def_name: str) -> dict[str, _Node]:
+    fields = _COMPILED.get(def_name)
+    if fields is None:
+        fields = _COMPILED[def_name] = {}  # (registered first: definitions may refer to themselves)
+        for key, spec in DEFS[def_name][1].items():
+            fields[key] = _node(spec[0])
+    return fields
+
+
+def _walk_def(def_name: str, value: Any, path: list[str], out: list[str]) -> None:
+    _walk_fields(_compiled(def_name), value, path, out)
+
+
+def _walk_fields(fields: dict[str, _Node], value: Any, path: list[str], out: list[str]) -> None:
+    if type(value) is not dict:
         return
-    _walk_def(typ, value, path, out)
+    for key, child in value.items():
+        if key in fields:
+            node = fields[key]
+            if node is not None and child is not None:
+                path.append(f".{key}")
+                _walk_node(node, child, path, out)
+                path.pop()
+        elif not (isinstance(key, str) and key.startswith("$")):
+            # ($-keys are strategic-merge-patch directives: $patch, $setElementOrder/..., $retainKeys)
+            out.append("".join(path) + f".{key}")
+
+
+def _walk_node(node: tuple[str, Any], value: Any, path: list[str], out: list[str]) -> None:
+    kind, inner = node
+    if kind == "def":
+        _walk_fields(inner, value, path, out)
+    elif kind == "[]":
+        if type(value) is list:
+            for i, item in enumerate(value):
+                if item is not None:
+                    path.append(f"[{i}]")
+                    _walk_node(inner, item, path, out)
+                    path.pop()
+    elif type(value) is dict:
+        for k, item in value.items():
+            if item is not None:
+                path.append(f".{k}")
+                _walk_node(inner, item, path, out)
+                path.pop()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,42 +6,100 @@ is wrapped in `TimedStore`, which times every call by operation.
 
 from __future__ import annotations
 
+import bisect
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
 
 from kubelite.storage import Event, KeyValue, ListResult, Store
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
-class Metrics:
+class _Histogram:
+    """One labelled histogram child as plain numbers: per-bucket counts (not cumulative) + sum."""
+
+    __slots__ = ("counts", "total")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(_BUCKETS) + 1)  # the last one is +Inf
+        self.total = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(_BUCKETS, seconds)] += 1
+        self.total += seconds
+
+    def buckets(self) -> list[tuple[str, float]]:
+        out: list[tuple[str, float]] = []
+        acc = 0
+        for bound, n in zip((*(str(b) for b in _BUCKETS), "+Inf"), self.counts, strict=True):
+            acc += n
+            out.append((bound, acc))
+        return out
+
+
+class Metrics(Collector):
+    """The apiserver's metrics as plain counters, rendered in Prometheus' format on scrape.
+
+    Every request and every store call records here, so recording is a dict lookup and an
+    integer increment; prometheus_client's own Counter/Histogram (a lock and several calls per
+    observation) was a visible share of a write's CPU. Names, labels and buckets are those the
+    earlier prometheus_client metrics had.
+    """
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("apiserver_request_total", "API requests by verb, resource and HTTP code.",
-                                ("verb", "resource", "code"), registry=self.registry)
-        self.latency = Histogram("apiserver_request_duration_seconds", "API request latency (watches excluded).",
-                                 ("verb", "resource"), buckets=_BUCKETS, registry=self.registry)
-        self.watches = Gauge("apiserver_longrunning_requests", "Watch streams in flight.",
-                             registry=self.registry)
-        self.store_latency = Histogram("apiserver_storage_duration_seconds", "Store call latency by operation.",
-                                       ("operation",), buckets=_BUCKETS, registry=self.registry)
-        #: labelled children, looked up once (labels() takes a lock and builds a key each call)
-        self._counters: dict[tuple[str, str, int], Any] = {}
-        self._latencies: dict[tuple[str, str], Any] = {}
+        #: (verb, resource, code) -> requests
+        self.requests: dict[tuple[str, str, int], int] = {}
+        #: (verb, resource) -> latency histogram (watches excluded)
+        self.latency: dict[tuple[str, str], _Histogram] = {}
+        #: watch streams in flight
+        self.watches = 0
+        #: store operation -> latency histogram
+        self.store_latency: dict[str, _Histogram] = {}
+        self.registry.register(self)
 
     def observe(self, verb: str, resource: str, code: int, seconds: float) -> None:
-        counter = self._counters.get((verb, resource, code))
-        if counter is None:
-            counter = self._counters[(verb, resource, code)] = self.requests.labels(verb, resource, str(code))
-        counter.inc()
+        key = (verb, resource, code)
+        self.requests[key] = self.requests.get(key, 0) + 1
         if verb != "watch":
-            hist = self._latencies.get((verb, resource))
+            hist = self.latency.get((verb, resource))
             if hist is None:
-                hist = self._latencies[(verb, resource)] = self.latency.labels(verb, resource)
+                hist = self.latency[(verb, resource)] = _Histogram()
             hist.observe(seconds)
+
+    def watch_delta(self, delta: int) -> None:
+        self.watches += delta
+
+    def store_histogram(self, operation: str) -> _Histogram:
+        hist = self.store_latency.get(operation)
+        if hist is None:
+            hist = self.store_latency[operation] = _Histogram()
+        return hist
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
+        requests = CounterMetricFamily("apiserver_request_total", "API requests by verb, resource and HTTP code.",
+                                       labels=["verb", "resource", "code"])
+        for (verb, resource, code), n in list(self.requests.items()):
+            requests.add_metric([verb, resource, str(code)], n)
+        yield requests
+        latency = HistogramMetricFamily("apiserver_request_duration_seconds",
+                                        "API request latency (watches excluded).", labels=["verb", "resource"])
+        for (verb, resource), h in list(self.latency.items()):
+            latency.add_metric([verb, resource], h.buckets(), h.total)
+        yield latency
+        watches = GaugeMetricFamily("apiserver_longrunning_requests", "Watch streams in flight.")
+        watches.add_metric([], self.watches)
+        yield watches
+        store = HistogramMetricFamily("apiserver_storage_duration_seconds", "Store call latency by operation.",
+                                      labels=["operation"])
+        for op, h in list(self.store_latency.items()):
+            store.add_metric([op], h.buckets(), h.total)
+        yield store
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -64,7 +122,7 @@ class TimedStore:
     def __init__(self, inner: Store, metrics: Metrics) -> None:
         self.inner = inner
         self.last_write: dict[str, int] = {}
-        self._h = {op: metrics.store_latency.labels(op) for op in
+        self._h = {op: metrics.store_histogram(op) for op in
                    ("get", "list", "count", "create", "update", "delete", "compact", "current_revision")}
 
     async def get(self, key: str) -> KeyValue | None:

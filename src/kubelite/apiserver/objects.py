@@ -40,9 +40,20 @@ def iso(t: dt.datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_random_pool = b""
+_random_at = 0
+
+
 def new_uid() -> str:
-    """A random (version 4) UUID string: uuid.uuid4()'s format, without building a UUID object."""
-    b = bytearray(os.urandom(16))
+    """A random (version 4) UUID string: uuid.uuid4()'s format, without building a UUID object.
+
+    The bytes come from the OS in 4 KiB draws (256 uids): one getrandom() per write cost ~11 us
+    of wall time on this VM, with the event loop blocked."""
+    global _random_pool, _random_at
+    if _random_at + 16 > len(_random_pool):
+        _random_pool, _random_at = os.urandom(4096), 0
+    b = bytearray(_random_pool[_random_at:_random_at + 16])
+    _random_at += 16
     b[6] = (b[6] & 0x0F) | 0x40
     b[8] = (b[8] & 0x3F) | 0x80
     h = b.hex()

@@ -168,11 +168,11 @@ class ApiServer:
         self.proxy = KubeletProxy(None, (str(self.identity.admin_cert), str(self.identity.admin_key)),
                                   self.identity.token)
         self.rest = Rest(self.store, self.caches, self.allocator, cfg.bookmark_interval,
-                         on_watch=lambda d: self.metrics.watches.inc(d))
+                         on_watch=self.metrics.watch_delta)
         self.proxy.rest = self.rest
         self.metrics_api = MetricsApi(self.rest, self.proxy)
         svc_cache = self.caches[SERVICES.storage_prefix()]
-        self.allocator.load(list(svc_cache.objects.values()))
+        self.allocator.load(svc_cache.values())
         await self._bootstrap()
         self._discovery = discovery.DiscoveryCache(f"{cfg.advertise_host or cfg.bind_address}:{self.port}")
 

@@ -4,12 +4,15 @@ Why: a thousand `kubectl get pods -w` (or a thousand kubelets) must cost one sto
 thousand. Each cache LISTs its resource's prefix once at server start, then follows a single
 store watch from that revision. It keeps
 
-* `objects`: the current state (key -> decoded object), which serves `resourceVersion=0` LISTs
-  and the initial ADDED events of a watch from RV 0;
+* `objects`: the current state, key -> `Entry`: the stored bytes (shared with the store, not
+  copied) plus the few facts watchers select on (namespace, labels, selectable fields, index
+  value), not a decoded dict: a decoded pod is ~10x its JSON, and a 150,000-pod cluster must fit
+  in a few GiB. It serves `resourceVersion=0` LISTs and the initial ADDED events of a watch from RV 0;
 * `history`: a bounded ring of recent events, so a watch can resume from any revision at or
   after `oldest` (older -> 410 Expired, and the client re-lists, as with the real cacher).
 
-Events are decoded once. Watchers whose field selector pins one value of the cache's index
+Events are decoded once, when applied, to extract those facts; a JSON watch line is the stored
+bytes with the resourceVersion spliced in (no re-encoding). Watchers whose field selector pins one value of the cache's index
 field (for pods: `spec.nodeName=X`, what every kubelet watches with) are kept in an index by that
 value, so a pod event is offered only to the watchers of its node (old and new) and to the
 unindexed watchers, not to 5,000 kubelets' watches in turn (the Kubernetes cacher's
@@ -28,8 +31,8 @@ import asyncio
 import bisect
 import collections
 import contextlib
-import functools
 import logging
+import sys
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -52,31 +55,90 @@ def decode(value: bytes, revision: int) -> dict[str, Any]:
     return obj
 
 
+_META = b'"metadata":{'
+
+
+def with_rv(value: bytes, revision: int) -> bytes | None:
+    """Stored bytes with metadata.resourceVersion spliced in; None if the layout is unexpected.
+
+    Stored values start with apiVersion, kind and metadata (rest.encode_value), so the splice
+    point is the first `{` after the top-level one."""
+    i = value.find(_META)
+    j = i + len(_META)
+    if i < 0 or value.find(b"{", 1) != j - 1:
+        return None
+    rv = b'"resourceVersion":"%d"' % revision
+    return value[:j] + rv + (b"" if value[j:j + 1] == b"}" else b",") + value[j:]
+
+
+_intern = sys.intern
+FieldsFn = Callable[[dict[str, Any]], dict[str, str]]
+
+
+class Entry:
+    """One version of one object as the cache keeps it: the stored bytes and what watchers
+    select on. The decoded object is rebuilt from the bytes when someone needs it (a Table,
+    an events.k8s.io conversion, a filtered LIST's matches): most watch lines never need it."""
+
+    __slots__ = ("key", "value", "revision", "namespace", "labels", "index", "fields")
+
+    def __init__(self, key: str, value: bytes, revision: int, obj: dict[str, Any],
+                 index_fn: Callable[[dict[str, Any]], str] | None, fields_fns: tuple[FieldsFn, ...]) -> None:
+        self.key = key
+        self.value = value
+        self.revision = revision
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict):
+            meta = {}
+        ns = meta.get("namespace")
+        self.namespace: str | None = _intern(ns) if type(ns) is str else None
+        labels = meta.get("labels")
+        # interned values: pods of one template share their label strings
+        self.labels: dict[str, str] | None = (
+            {k: _intern(v) if type(v) is str else v for k, v in labels.items()}
+            if isinstance(labels, dict) and labels else None)
+        self.index: str = _intern(index_fn(obj)) if index_fn is not None else ""
+        #: selectable fields per fields function, memoised (values interned: phases, node names...)
+        self.fields: dict[FieldsFn, dict[str, str]] | None = None
+        if fields_fns:
+            self.fields = {fn: _interned(fn(obj)) for fn in fields_fns}
+
+    def object(self) -> dict[str, Any]:
+        """A fresh decoded copy (the caller may keep or change it)."""
+        return decode(self.value, self.revision)
+
+    def fields_for(self, fn: FieldsFn) -> dict[str, str]:
+        f = self.fields.get(fn) if self.fields is not None else None
+        if f is None:
+            f = _interned(fn(self.object()))
+            if self.fields is None:
+                self.fields = {}
+            self.fields[fn] = f
+        return f
+
+    def json(self) -> bytes:
+        """The object's JSON (resourceVersion included), without decoding when possible."""
+        b = with_rv(self.value, self.revision)
+        return b if b is not None else orjson.dumps(self.object())
+
+
+def _interned(fields: dict[str, str]) -> dict[str, str]:
+    return {k: _intern(v) if type(v) is str else v for k, v in fields.items()}
+
+
 class CachedEvent:
-    """One change as every watcher sees it, with lazily computed, shared encodings."""
+    """One change as every watcher sees it: the new version (for DELETED, the deleted object
+    stamped with the delete's revision) and the previous one. Encodings are made per fan-out
+    and not kept: the history ring holds only entries, whose bytes the store shares."""
 
-    __slots__ = ("type", "key", "obj", "prev", "revision", "_encoded", "_fields", "_prev_fields")
+    __slots__ = ("type", "key", "obj", "prev", "revision")
 
-    def __init__(self, type_: str, key: str, obj: dict[str, Any], prev: dict[str, Any] | None,
-                 revision: int) -> None:
+    def __init__(self, type_: str, key: str, obj: Entry, prev: Entry | None, revision: int) -> None:
         self.type = type_
         self.key = key
         self.obj = obj
         self.prev = prev
         self.revision = revision
-        self._encoded: dict[Hashable, bytes] = {}
-        #: selectable fields of obj / prev, per fields function (core and events.k8s.io Events
-        #: share one cache but name their fields differently); computed once per event
-        self._fields: dict[Any, dict[str, str]] = {}
-        self._prev_fields: dict[Any, dict[str, str]] = {}
-
-    def encoded(self, watcher: Watcher, type_: str, obj: dict[str, Any]) -> bytes:
-        key = (watcher.format_key, type_, obj is self.obj)
-        data = self._encoded.get(key)
-        if data is None:
-            data = watcher.encode(type_, obj)
-            self._encoded[key] = data
-        return data
 
 
 class Watcher:
@@ -85,7 +147,7 @@ class Watcher:
     def __init__(self, *, namespace: str | None, label_match: Callable[[dict[str, str]], bool] | None,
                  field_match: Callable[[dict[str, str]], bool] | None,
                  fields_of: Callable[[dict[str, Any]], dict[str, str]],
-                 encode: Callable[[str, dict[str, Any]], bytes], format_key: Hashable,
+                 encode: Callable[[str, Entry], bytes], format_key: Hashable,
                  after: int, max_queue: int = 10000, bookmarks: bool = False,
                  group_key: Hashable | None = None, index_value: str | None = None) -> None:
         #: watchers with equal group keys (same namespace, selectors and format) see the same
@@ -121,37 +183,22 @@ class Watcher:
         self.bookmark_due = False
         self._waiter: asyncio.Future[None] | None = None
 
-    def matches(self, obj: dict[str, Any], fields: Callable[[], dict[str, str]]) -> bool:
-        meta = obj.get("metadata") or {}
-        if self.namespace is not None and meta.get("namespace") != self.namespace:
+    def matches(self, entry: Entry) -> bool:
+        if self.namespace is not None and entry.namespace != self.namespace:
             return False
-        if self.label_match is not None and not self.label_match(meta.get("labels") or {}):
+        if self.label_match is not None and not self.label_match(entry.labels or {}):
             return False
-        return not (self.field_match is not None and not self.field_match(fields()))
+        return self.field_match is None or bool(self.field_match(entry.fields_for(self.fields_of)))
 
     def select(self, ev: CachedEvent) -> str | None:
         """The event type this watcher's filter turns `ev` into (None: not for this watcher).
 
         DELETED for an object that stops matching, ADDED for one that starts matching.
         """
-        fields_of = self.fields_of
-
-        def new_fields() -> dict[str, str]:
-            f = ev._fields.get(fields_of)
-            if f is None:
-                f = ev._fields[fields_of] = fields_of(ev.obj)
-            return f
-
-        def old_fields() -> dict[str, str]:
-            f = ev._prev_fields.get(fields_of)
-            if f is None:
-                f = ev._prev_fields[fields_of] = fields_of(ev.prev or {})
-            return f
-
         if ev.type == DELETED:
-            return DELETED if self.matches(ev.obj, new_fields) else None
-        now = self.matches(ev.obj, new_fields)
-        was = ev.prev is not None and self.matches(ev.prev, old_fields)
+            return DELETED if self.matches(ev.obj) else None
+        now = self.matches(ev.obj)
+        was = ev.prev is not None and self.matches(ev.prev)
         if now:
             return MODIFIED if was else ADDED
         return DELETED if was else None
@@ -162,7 +209,7 @@ class Watcher:
             return
         type_ = self.select(ev)
         if type_ is not None:
-            self._put(ev.encoded(self, type_, ev.obj))
+            self._put(self.encode(type_, ev.obj))
 
     def deliver(self, data: bytes, framed: bytes) -> None:
         """A line the cache selected for this watcher's group: `framed` is it as an HTTP chunk."""
@@ -252,9 +299,9 @@ class WatchCache:
                  index_fn: Callable[[dict[str, Any]], str] | None = None) -> None:
         self.store = store
         self.prefix = prefix
-        self.objects: dict[str, dict[str, Any]] = {}
-        #: lazily encoded JSON of `objects` (for resourceVersion=0 lists without selectors)
-        self._encoded: dict[str, bytes] = {}
+        self.objects: dict[str, Entry] = {}
+        #: the fields functions watchers select with: computed once per applied version
+        self.fields_fns: tuple[FieldsFn, ...] = ()
         self.history: collections.deque[CachedEvent] = collections.deque(maxlen=history_size)
         #: the latest revision applied to `objects`
         self.revision = 0
@@ -300,12 +347,13 @@ class WatchCache:
 
     async def _load(self) -> None:
         result = await self.store.list(self.prefix)
-        self.objects = {kv.key: decode(kv.value, kv.mod_revision) for kv in result.items}
-        self._encoded = {}
+        index_fn, fns = self.index_fn, self.fields_fns
+        self.objects = {kv.key: Entry(kv.key, kv.value, kv.mod_revision, orjson.loads(kv.value), index_fn, fns)
+                        for kv in result.items}
         self.index_keys = {}
-        if self.index_fn is not None:
-            for key, obj in self.objects.items():
-                self.index_keys.setdefault(self.index_fn(obj), set()).add(key)
+        if index_fn is not None:
+            for key, entry in self.objects.items():
+                self.index_keys.setdefault(entry.index, set()).add(key)
         self.revision = self.oldest = result.revision
         self.history.clear()
         self.ready.set()
@@ -340,20 +388,19 @@ class WatchCache:
                 w.sent = False
 
     def _apply(self, etype: EventType, key: str, value: bytes, revision: int) -> None:
-        self._encoded.pop(key, None)
         prev = self.objects.get(key)
-        obj = decode(value, revision)
+        index_fn = self.index_fn
+        obj = Entry(key, value, revision, orjson.loads(value), index_fn, self.fields_fns)
         if etype is EventType.DELETE:
             self.objects.pop(key, None)
             ev = CachedEvent(DELETED, key, obj, prev, revision)
         else:
             self.objects[key] = obj
             ev = CachedEvent(MODIFIED if prev is not None else ADDED, key, obj, prev, revision)
-        index_fn = self.index_fn
         now_in = was_in = ""
         if index_fn is not None:
-            now_in = index_fn(obj)
-            was_in = index_fn(prev) if prev is not None else now_in
+            now_in = obj.index
+            was_in = prev.index if prev is not None else now_in
             if was_in != now_in or etype is EventType.DELETE:
                 keys = self.index_keys.get(was_in)
                 if keys is not None:
@@ -366,8 +413,10 @@ class WatchCache:
             self.oldest = self.history[0].revision
         self.history.append(ev)
         self.revision = revision
+        # one encoding per output format and event type for this event, shared by every group
+        encoded: dict[Hashable, bytes] = {}
         for members in self.groups.values():
-            self._fan_out(ev, members)
+            self._fan_out(ev, members, encoded)
         if self.by_index:
             buckets = [self.by_index.get(now_in)]
             if was_in != now_in:
@@ -375,7 +424,7 @@ class WatchCache:
             for bucket in buckets:
                 if bucket:
                     for members in bucket.values():
-                        self._fan_out(ev, members)
+                        self._fan_out(ev, members, encoded)
         if self.dirty and not self._flush_scheduled:
             # one write per connection for everything applied in this loop iteration
             self._flush_scheduled = True
@@ -391,13 +440,16 @@ class WatchCache:
             self._revision_waiters = keep
 
     @staticmethod
-    def _fan_out(ev: CachedEvent, members: dict[Watcher, None]) -> None:
+    def _fan_out(ev: CachedEvent, members: dict[Watcher, None], encoded: dict[Hashable, bytes]) -> None:
         """Filter and encode once for a group of identical watchers; hand the line to each."""
         leader = next(iter(members))
         type_ = leader.select(ev)
         if type_ is None:
             return
-        data = ev.encoded(leader, type_, ev.obj)
+        mkey = (leader.format_key, type_)
+        data = encoded.get(mkey)
+        if data is None:
+            data = encoded[mkey] = leader.encode(type_, ev.obj)
         framed = b"%x\r\n%b\r\n" % (len(data), data)
         revision = ev.revision
         for w in members:
@@ -425,12 +477,14 @@ class WatchCache:
     def add_watcher(self, w: Watcher, initial: bool) -> None:
         """Register `w`. initial: send ADDED for the current state first (RV "0"/absent)."""
         w.indexed_under = w.index_value if self.index_fn is not None else None
+        if w.field_match is not None:
+            self.use_fields(w.fields_of)
         if initial:
             w.after = self.revision
             for key in self.keys(w.indexed_under):
-                obj = self.objects[key]
-                if w.matches(obj, functools.partial(w.fields_of, obj)):
-                    w.pending.append(w.encode(ADDED, obj))
+                entry = self.objects[key]
+                if w.matches(entry):
+                    w.pending.append(w.encode(ADDED, entry))
         else:
             if w.after < self.oldest:
                 raise CompactedError(w.after, self.oldest, self.revision)
@@ -463,25 +517,44 @@ class WatchCache:
             return sorted(self.objects)
         return sorted(self.index_keys.get(index_value, ()))
 
-    def snapshot(self, namespace: str | None, index_value: str | None = None) -> list[dict[str, Any]]:
-        """Current objects in key order, optionally of one namespace and one index value."""
+    def use_fields(self, fn: FieldsFn) -> None:
+        """Compute `fn`'s fields for each version as it is applied (a watcher selects by them)."""
+        if fn not in self.fields_fns:
+            self.fields_fns = (*self.fields_fns, fn)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The current object at `key`, decoded afresh (None when absent)."""
+        entry = self.objects.get(key)
+        return entry.object() if entry is not None else None
+
+    def values(self) -> list[dict[str, Any]]:
+        """Every current object, decoded."""
+        return [e.object() for e in self.objects.values()]
+
+    def entries(self, namespace: str | None, index_value: str | None = None) -> list[Entry]:
+        """Current entries in key order, optionally of one namespace and one index value."""
         keys = self.keys(index_value)
+        objects = self.objects
         if namespace is None:
-            return [self.objects[k] for k in keys]
+            return [objects[k] for k in keys]
         prefix = f"{self.prefix}{namespace}/"
-        return [self.objects[k] for k in keys if k.startswith(prefix)]
+        return [objects[k] for k in keys if k.startswith(prefix)]
+
+    def snapshot(self, namespace: str | None, index_value: str | None = None,
+                 label_match: Callable[[dict[str, str]], bool] | None = None,
+                 field_match: Callable[[dict[str, str]], bool] | None = None,
+                 fields_of: FieldsFn | None = None) -> list[dict[str, Any]]:
+        """Current objects in key order (decoded copies), optionally of one namespace and one
+        index value, and matching the selectors (checked before anything is decoded)."""
+        out = []
+        for e in self.entries(namespace, index_value):
+            if label_match is not None and not label_match(e.labels or {}):
+                continue
+            if field_match is not None and fields_of is not None and not field_match(e.fields_for(fields_of)):
+                continue
+            out.append(e.object())
+        return out
 
     def snapshot_bytes(self, namespace: str | None) -> list[bytes]:
-        """Like snapshot(), as JSON bytes, each object encoded at most once per change."""
-        keys = sorted(self.objects)
-        if namespace is not None:
-            prefix = f"{self.prefix}{namespace}/"
-            keys = [k for k in keys if k.startswith(prefix)]
-        out = []
-        enc = self._encoded
-        for k in keys:
-            b = enc.get(k)
-            if b is None:
-                b = enc[k] = orjson.dumps(self.objects[k])
-            out.append(b)
-        return out
+        """Like snapshot(), as JSON bytes: the stored bytes with the resourceVersion spliced in."""
+        return [e.json() for e in self.entries(namespace)]

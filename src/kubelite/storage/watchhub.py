@@ -26,18 +26,52 @@ class _Watcher:
 class WatchHub:
     def __init__(self) -> None:
         self._watchers: set[_Watcher] = set()
+        #: watchers whose prefix ends with "/" (every watch cache's), by prefix: an event is
+        #: offered to those of the "/"-ending prefixes of its key (a handful of dict lookups),
+        #: not compared with every watcher's prefix in turn
+        self._by_prefix: dict[str, list[_Watcher]] = {}
+        #: the other watchers (a prefix that ends inside a path segment), checked one by one
+        self._odd: list[_Watcher] = []
         self._closed = False
 
     def __len__(self) -> int:
         return len(self._watchers)
 
+    def _add(self, w: _Watcher) -> None:
+        self._watchers.add(w)
+        if w.prefix.endswith("/"):
+            self._by_prefix.setdefault(w.prefix, []).append(w)
+        else:
+            self._odd.append(w)
+
+    def _remove(self, w: _Watcher) -> None:
+        self._watchers.discard(w)
+        if w.prefix.endswith("/"):
+            ws = self._by_prefix.get(w.prefix)
+            if ws is not None and w in ws:
+                ws.remove(w)
+                if not ws:
+                    del self._by_prefix[w.prefix]
+        elif w in self._odd:
+            self._odd.remove(w)
+
     def publish(self, events: Iterable[Event]) -> None:
         """Hand committed events (in revision order) to every matching watcher. Event loop only."""
         if not self._watchers:
             return
+        by_prefix, odd = self._by_prefix, self._odd
         for ev in events:
-            for w in self._watchers:
-                if ev.key.startswith(w.prefix):
+            key = ev.key
+            if by_prefix:
+                i = key.find("/")
+                while i >= 0:
+                    ws = by_prefix.get(key[:i + 1])
+                    if ws is not None:
+                        for w in ws:
+                            w.queue.put_nowait(ev)
+                    i = key.find("/", i + 1)
+            for w in odd:
+                if key.startswith(w.prefix):
                     w.queue.put_nowait(ev)
 
     def close(self) -> None:
@@ -61,7 +95,7 @@ class WatchHub:
         if self._closed:
             return
         w = _Watcher(prefix)
-        self._watchers.add(w)
+        self._add(w)
         try:
             last = after_revision
             events = backlog()
@@ -79,4 +113,4 @@ class WatchHub:
                     last = item.revision
                     yield item
         finally:
-            self._watchers.discard(w)
+            self._remove(w)
