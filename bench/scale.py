@@ -379,7 +379,14 @@ async def main() -> None:
             log(f"[{backend}] FAILED: {err}")
 
 
+def _exit_on_first_sigterm(*_: object) -> None:
+    """Unwind like Ctrl-C, once: a second SIGTERM (`timeout` forwards its own, a user repeats it)
+    must not interrupt the `finally` blocks that are stopping the cluster's processes."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(143)
+
+
 if __name__ == "__main__":
     # a SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so every scenario's `finally` stops its processes
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, _exit_on_first_sigterm)
     asyncio.run(main())
