@@ -63,6 +63,31 @@ _CHANNEL_OPTIONS = [
 ]
 
 
+_CMP_CREATE, _CMP_MOD = rpc.Compare.CREATE, rpc.Compare.MOD
+_CMP_EQUAL, _CMP_GREATER = rpc.Compare.EQUAL, rpc.Compare.GREATER
+_EV_DELETE = rpc.Event.DELETE
+
+
+def _txn_request(k: bytes, target: int, result: int, revision: int) -> Any:
+    """A TxnRequest "compare on `k`, else read `k`", without its success op.
+
+    Built by assigning fields: passing nested messages as constructor keywords (Compare(...),
+    RequestOp(request_put=PutRequest(...))) copies every submessage and costs ~6x more CPU
+    per write (measured ~37 vs ~6 us), a visible part of an etcd write's cost in this process.
+    """
+    req = rpc.TxnRequest()
+    cmp = req.compare.add()
+    cmp.key = k
+    cmp.target = target
+    cmp.result = result
+    if target == _CMP_MOD:
+        cmp.mod_revision = revision
+    else:
+        cmp.create_revision = revision
+    req.failure.add().request_range.key = k
+    return req
+
+
 def _prefix_end(prefix: bytes) -> bytes:
     """etcd's range end for `prefix`: the prefix with its last byte below 0xff incremented."""
     p = bytearray(prefix)
@@ -152,8 +177,15 @@ class EtcdStore:
             raise StoreUnavailableError("etcd store is closed")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._retry_for
-        delay = 0.02
-        failures = 0
+        try:  # the common case, without the retry loop's bookkeeping
+            return await fn(), 0
+        except grpc.aio.AioRpcError as e:
+            code, detail = e.code(), e.details() or ""
+            if code not in _RETRYABLE or loop.time() >= deadline or self._closed.is_set():
+                raise self._error(what, code, detail) from None
+        await asyncio.sleep(0.02)
+        delay = 0.04
+        failures = 1
         while True:
             try:
                 return await fn(), failures
@@ -186,7 +218,10 @@ class EtcdStore:
     async def get(self, key: str) -> KeyValue | None:
         check_key(key)
         resp = await self._range(rpc.RangeRequest(key=key.encode()))
-        return _kv(resp.kvs[0]) if resp.kvs else None
+        if not resp.kvs:
+            return None
+        kv = resp.kvs[0]
+        return KeyValue(key, kv.value, kv.mod_revision, kv.create_revision)
 
     async def list(
         self, prefix: str, limit: int = 0, start_after: str | None = None, revision: int = 0
@@ -237,22 +272,21 @@ class EtcdStore:
 
     # -- writes ----------------------------------------------------------------------------------
 
-    def _cmp_exists(self, k: bytes, expected: int) -> Any:
+    @staticmethod
+    def _txn_exists(k: bytes, expected: int) -> Any:
+        """Compare "mod revision == expected", or "the key exists" when expected is 0."""
         if expected:
-            return rpc.Compare(key=k, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL, mod_revision=expected)
-        return rpc.Compare(key=k, target=rpc.Compare.CREATE, result=rpc.Compare.GREATER, create_revision=0)
+            return _txn_request(k, _CMP_MOD, _CMP_EQUAL, expected)
+        return _txn_request(k, _CMP_CREATE, _CMP_GREATER, 0)
 
     async def create(self, key: str, value: bytes) -> int:
         check_key(key)
         check_value(key, value)
         k = key.encode()
-        req = rpc.TxnRequest(
-            compare=[
-                rpc.Compare(key=k, target=rpc.Compare.CREATE, result=rpc.Compare.EQUAL, create_revision=0)
-            ],
-            success=[rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=value))],
-            failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=k))],
-        )
+        req = _txn_request(k, _CMP_CREATE, _CMP_EQUAL, 0)
+        put = req.success.add().request_put
+        put.key = k
+        put.value = value
         resp, failures = await self._txn(key, req)
         if resp.succeeded:
             return int(resp.header.revision)
@@ -268,11 +302,10 @@ class EtcdStore:
         check_value(key, value)
         check_int(expected_revision, "expected_revision")
         k = key.encode()
-        req = rpc.TxnRequest(
-            compare=[self._cmp_exists(k, expected_revision)],
-            success=[rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=value))],
-            failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=k))],
-        )
+        req = self._txn_exists(k, expected_revision)
+        put = req.success.add().request_put
+        put.key = k
+        put.value = value
         resp, failures = await self._txn(key, req)
         if resp.succeeded:
             return int(resp.header.revision)
@@ -287,11 +320,10 @@ class EtcdStore:
         check_key(key)
         check_int(expected_revision, "expected_revision")
         k = key.encode()
-        req = rpc.TxnRequest(
-            compare=[self._cmp_exists(k, expected_revision)],
-            success=[rpc.RequestOp(request_delete_range=rpc.DeleteRangeRequest(key=k, prev_kv=True))],
-            failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=k))],
-        )
+        req = self._txn_exists(k, expected_revision)
+        dele = req.success.add().request_delete_range
+        dele.key = k
+        dele.prev_kv = True
         resp, _ = await self._txn(key, req)
         if resp.succeeded:
             prev = resp.responses[0].response_delete_range.prev_kvs[0]
@@ -371,17 +403,18 @@ class EtcdStore:
 
     @staticmethod
     def _event(e: Any) -> Event:
-        key = e.kv.key.decode("utf-8", "replace")
+        kv = e.kv
+        key = kv.key.decode("utf-8", "replace")
         prev = e.prev_kv if e.HasField("prev_kv") else None
-        if e.type == rpc.Event.DELETE:
+        if e.type == _EV_DELETE:
             old = prev.value if prev is not None else b""
             crev = prev.create_revision if prev is not None else 0
-            return Event(EventType.DELETE, key, old, old, int(e.kv.mod_revision), crev)
+            return Event(EventType.DELETE, key, old, old, kv.mod_revision, crev)
         return Event(
             EventType.PUT,
             key,
-            e.kv.value,
+            kv.value,
             prev.value if prev is not None else None,
-            int(e.kv.mod_revision),
-            int(e.kv.create_revision),
+            kv.mod_revision,
+            kv.create_revision,
         )
