@@ -299,6 +299,14 @@ class Rest:
     def cache_for(self, res: Resource) -> WatchCache | None:
         return self.caches.get(objects.storage_resource(res).storage_prefix())
 
+    def cached_version(self, res: Resource, key: str) -> tuple[bytes, int] | None:
+        """The watch cache's copy of `key` (stored bytes, revision) to start a read-modify-write
+        from, as kube-apiserver's GuaranteedUpdate does: no store read before the write. It may be
+        behind the store; the compare-and-swap then fails and the retry reads the store."""
+        cache = self.cache_for(res)
+        entry = cache.objects.get(key) if cache is not None else None
+        return (entry.value, entry.revision) if entry is not None else None
+
     def key(self, res: Resource, ns: str | None, name: str) -> str:
         return objects.storage_resource(res).storage_key(ns, name)
 
@@ -891,19 +899,34 @@ class Rest:
         """Read-modify-write with CAS; `mutate` gets a private copy of the current (external)
         object and returns the proposed new one."""
         key = self.key(res, ns, name)
+        # Services keep their allocator in step with `old`, and a dry run answers with `old`'s
+        # revision: both start from the store
+        cached = None if res is SERVICES or opts.dry_run else self.cached_version(res, key)
         for _ in range(_MAX_RETRIES):
-            kv = await self.store.get(key)
-            if kv is None:
-                raise errors.not_found(res, name)
-            if precondition_rv is not None and precondition_rv != kv.mod_revision:
-                raise errors.conflict(res, name)
-            old = decode(kv.value, kv.mod_revision)
-            proposed = mutate(objects.to_external(res, decode(kv.value, kv.mod_revision)))
-            new_rv = (proposed.get("metadata") or {}).get("resourceVersion") if isinstance(proposed, dict) else None
-            if new_rv and precondition_rv is None and str(new_rv) != str(kv.mod_revision):
-                raise errors.conflict(res, name)
-            new = self.finish_update(res, sub, old, objects.to_internal(res, proposed), opts)
-            result = await self.write_update(res, key, old, new, kv.mod_revision, opts)
+            if cached is not None:
+                (value, rev), cached, fresh = cached, None, False
+            else:
+                kv = await self.store.get(key)
+                if kv is None:
+                    raise errors.not_found(res, name)
+                value, rev, fresh = kv.value, kv.mod_revision, True
+            try:
+                if precondition_rv is not None and precondition_rv != rev:
+                    raise errors.conflict(res, name)
+                old = decode(value, rev)
+                proposed = mutate(objects.to_external(res, decode(value, rev)))
+                new_rv = (proposed.get("metadata") or {}).get("resourceVersion") \
+                    if isinstance(proposed, dict) else None
+                if new_rv and precondition_rv is None and str(new_rv) != str(rev):
+                    raise errors.conflict(res, name)
+                new = self.finish_update(res, sub, old, objects.to_internal(res, proposed), opts)
+            except ApiError:
+                if fresh:
+                    raise
+                continue  # judged on the cache's copy, which may be behind: judge on the store's
+            if not fresh and new == old:
+                continue  # "nothing to change" must be said of the stored object, not the cache's copy
+            result = await self.write_update(res, key, old, new, rev, opts)
             if result is not None:
                 return objects.to_external(res, result)
             if precondition_rv is not None:
@@ -1301,15 +1324,27 @@ class Rest:
     async def _modify_raw(self, res: Resource, ns: str | None, name: str,
                           mutate: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
         key = self.key(res, ns, name)
+        cached = self.cached_version(res, key)  # as in modify(): no store read before the write
         for _ in range(_MAX_RETRIES):
-            kv = await self.store.get(key)
-            if kv is None:
-                raise errors.not_found(res, name)
-            new = mutate(decode(kv.value, kv.mod_revision))
+            if cached is not None:
+                (value, expected), cached, fresh = cached, None, False
+            else:
+                kv = await self.store.get(key)
+                if kv is None:
+                    raise errors.not_found(res, name)
+                value, expected, fresh = kv.value, kv.mod_revision, True
             try:
-                rev = await self.store.update(key, encode_value(new), kv.mod_revision)
+                new = mutate(decode(value, expected))
+            except ApiError:
+                if fresh:
+                    raise
+                continue
+            try:
+                rev = await self.store.update(key, encode_value(new), expected)
             except ConflictError:
                 continue
+            except KeyNotFoundError as e:
+                raise errors.not_found(res, name) from e
             return set_rv(new, rev)
         raise errors.conflict(res, name)
 
