@@ -136,6 +136,10 @@ class StatusWriter:
         while not self._stopped:
             uid = self._next()
             if uid is None:
+                # leave the task set now, not in the done callback a loop turn later: a mark() in
+                # between would count this finished task as one about to take its uid, and the
+                # uid would wait for the next mark of any pod (pods stuck in ContainerCreating)
+                self._tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
                 return
             self._inflight.add(uid)
             try:
