@@ -3,6 +3,7 @@ when that copy is behind the store, the result must still be computed on the sto
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,38 @@ async def test_binding_a_pod_the_stale_cache_thinks_unbound_is_a_conflict(tmp_pa
             await client.create(PODS, binding("n2"), "default", subresource="binding", name="p")
         assert again.value.code == 409
         assert (await client.get(PODS, "p", "default"))["spec"]["nodeName"] == "n1"
+    finally:
+        await client.close()
+        await server.stop()
+
+
+def _store_calls(server: ApiServer, operation: str) -> int:
+    hist = server.metrics.store_latency.get(operation)
+    return sum(hist.counts) if hist is not None else 0
+
+
+async def test_writes_read_the_store_only_when_the_cache_was_behind(tmp_path: Path) -> None:
+    """A PATCH on a current cache makes no store read (apiserver_storage_duration_seconds{operation="get"});
+    one on a stale cache retries from the value its lost compare-and-swap returned, still without one."""
+    server, client = await _server(tmp_path)
+    try:
+        await client.create(CONFIGMAPS, {"metadata": {"name": "cm"}, "data": {"a": "1"}}, "default")
+        key = "/registry/configmaps/default/cm"
+        for _ in range(50):  # the watch cache catches up with the create
+            if key in (server.rest.cache_for(CONFIGMAPS).objects if server.rest else {}):  # type: ignore[union-attr]
+                break
+            await asyncio.sleep(0.01)
+        gets = _store_calls(server, "get")
+        await client.patch(CONFIGMAPS, "cm", {"data": {"b": "2"}}, "default")
+        assert _store_calls(server, "get") == gets
+        old_entry = await _entry(server, CONFIGMAPS, key)
+        await client.patch(CONFIGMAPS, "cm", {"data": {"c": "3"}}, "default")
+        _rewind(server, CONFIGMAPS, key, old_entry)
+        updates = _store_calls(server, "update")
+        out = await client.patch(CONFIGMAPS, "cm", {"data": {"d": "4"}}, "default")
+        assert out["data"] == {"a": "1", "b": "2", "c": "3", "d": "4"}
+        assert _store_calls(server, "get") == gets
+        assert _store_calls(server, "update") == updates + 2  # the lost one, then the one that landed
     finally:
         await client.close()
         await server.stop()

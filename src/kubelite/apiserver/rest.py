@@ -280,6 +280,14 @@ def _chunk_sink(transport: asyncio.BaseTransport | None) -> Callable[[bytes], bo
     return sink
 
 
+class _LostRace(Exception):  # noqa: N818 - not an error: the caller retries
+    """A compare-and-swap lost to another writer; carries what the store holds now."""
+
+    def __init__(self, current: KeyValue | None) -> None:
+        super().__init__("the object changed meanwhile")
+        self.current = current
+
+
 class Rest:
     """All resource handlers; one instance per server."""
 
@@ -902,9 +910,10 @@ class Rest:
         # Services keep their allocator in step with `old`, and a dry run answers with `old`'s
         # revision: both start from the store
         cached = None if res is SERVICES or opts.dry_run else self.cached_version(res, key)
+        cached_fresh = False  # True when `cached` came from the store (a lost compare-and-swap)
         for _ in range(_MAX_RETRIES):
             if cached is not None:
-                (value, rev), cached, fresh = cached, None, False
+                (value, rev), cached, fresh = cached, None, cached_fresh
             else:
                 kv = await self.store.get(key)
                 if kv is None:
@@ -926,16 +935,20 @@ class Rest:
                 continue  # judged on the cache's copy, which may be behind: judge on the store's
             if not fresh and new == old:
                 continue  # "nothing to change" must be said of the stored object, not the cache's copy
-            result = await self.write_update(res, key, old, new, rev, opts)
-            if result is not None:
-                return objects.to_external(res, result)
-            if precondition_rv is not None:
-                raise errors.conflict(res, name)
+            try:
+                result = await self.write_update(res, key, old, new, rev, opts)
+            except _LostRace as lost:
+                if precondition_rv is not None:
+                    raise errors.conflict(res, name) from None
+                if lost.current is not None:  # what the store has now: the next try starts there
+                    cached, cached_fresh = (lost.current.value, lost.current.mod_revision), True
+                continue
+            return objects.to_external(res, result)
         raise errors.conflict(res, name, "too many concurrent writers; try again")
 
     async def write_update(self, res: Resource, key: str, old: dict[str, Any], new: dict[str, Any],
-                           expected: int, opts: Options) -> dict[str, Any] | None:
-        """CAS write; None when the revision moved (caller retries or reports 409)."""
+                           expected: int, opts: Options) -> dict[str, Any]:
+        """CAS write; raises _LostRace when the revision moved (caller retries or reports 409)."""
         meta = new["metadata"]
         if res is SERVICES:
             try:
@@ -961,11 +974,11 @@ class Rest:
             if new == old:
                 return set_rv(new, expected)
             rev = await self.store.update(key, encode_value(new), expected)
-        except ConflictError:
+        except ConflictError as e:
             if res is SERVICES:
                 self.allocator.release(new)
                 self.allocator.load([old])
-            return None
+            raise _LostRace(e.current) from None
         except KeyNotFoundError as e:
             raise errors.not_found(res, meta.get("name", "")) from e
         except ValueTooLargeError as e:
@@ -1325,9 +1338,10 @@ class Rest:
                           mutate: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
         key = self.key(res, ns, name)
         cached = self.cached_version(res, key)  # as in modify(): no store read before the write
+        cached_fresh = False
         for _ in range(_MAX_RETRIES):
             if cached is not None:
-                (value, expected), cached, fresh = cached, None, False
+                (value, expected), cached, fresh = cached, None, cached_fresh
             else:
                 kv = await self.store.get(key)
                 if kv is None:
@@ -1341,7 +1355,9 @@ class Rest:
                 continue
             try:
                 rev = await self.store.update(key, encode_value(new), expected)
-            except ConflictError:
+            except ConflictError as e:
+                if e.current is not None:
+                    cached, cached_fresh = (e.current.value, e.current.mod_revision), True
                 continue
             except KeyNotFoundError as e:
                 raise errors.not_found(res, name) from e
