@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from kubelet.counting import CountingSim
 from kubelite.api.resources import CONFIGMAPS, EVENTS, PODS
 from kubelite.client.events import EventRecorder
 from kubelite.client.fake import FakeApiClient
@@ -386,22 +387,8 @@ async def test_static_pods_run_while_the_api_server_is_unreachable(tmp_path: Pat
         await stop_node(node)
 
 
-class CountingSim(SimRuntime):
-    """The simulated runtime, counting the node-wide listings (what the PLEG relist costs)."""
-
-    def __init__(self) -> None:
-        super().__init__(CIDR, start_latency=0.0, node_name=NODE)
-        self.full_listings = 0
-
-    async def list_containers(self, sandbox_id: str | None = None,
-                              labels: dict[str, str] | None = None) -> list[Any]:
-        if sandbox_id is None and S.LABEL_POD_UID not in (labels or {}):
-            self.full_listings += 1
-        return await super().list_containers(sandbox_id, labels)
-
-
 async def test_the_relist_skips_a_runtime_where_nothing_changed(tmp_path: Path) -> None:
-    runtime = CountingSim()
+    runtime = CountingSim(CIDR, start_latency=0.0, node_name=NODE)
     pm = PodManager(runtime, node_name=NODE, data_dir=tmp_path, manage_files=False)
     await pm.relist()
     assert runtime.full_listings == 1

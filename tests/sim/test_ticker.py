@@ -10,27 +10,13 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from pathlib import Path
-from typing import Any
+
+from kubelet.counting import CountingSim
 
 from kubelite.kubelet import spec as S
 from kubelite.kubelet.agent import Agent
-from kubelite.runtime.sim import SimRuntime
 from kubelite.runtime.types import ContainerConfig, PodSandboxConfig
 from kubelite.sim.ticker import FleetTicker, spread
-
-
-class CountingSim(SimRuntime):
-    """The simulated runtime, counting its node-wide listings (what a PLEG relist costs)."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__("10.42.9.0/24", start_latency=1.0, node_name=name, images_present=True)
-        self.full_listings = 0
-
-    async def list_containers(self, sandbox_id: str | None = None,
-                              labels: dict[str, str] | None = None) -> list[Any]:
-        if sandbox_id is None and S.LABEL_POD_UID not in (labels or {}):
-            self.full_listings += 1
-        return await super().list_containers(sandbox_id, labels)
 
 
 def sandbox(uid: str, managed: bool = True) -> PodSandboxConfig:
@@ -57,7 +43,7 @@ async def test_only_nodes_whose_runtime_changed_are_relisted(tmp_path: Path) -> 
     try:
         for i in range(10):
             name = f"n{i}"
-            runtime = runtimes[name] = CountingSim(name)
+            runtime = runtimes[name] = CountingSim("10.42.9.0/24", start_latency=1.0, node_name=name, images_present=True)
             runtime.on_change = ticker.runtime_hook(name)
             agent = Agent(None, name, tmp_path / name, runtime=runtime, kubelet_server=False,
                           readings=None, own_loops=False)
@@ -92,7 +78,7 @@ async def test_only_nodes_whose_runtime_changed_are_relisted(tmp_path: Path) -> 
 
 async def test_a_removed_node_is_no_longer_driven(tmp_path: Path) -> None:
     ticker = FleetTicker(relist_period=0.05, lease_period=1.0, status_period=1.0, full_relist_period=3600)
-    runtime = CountingSim("gone")
+    runtime = CountingSim("10.42.9.0/24", start_latency=1.0, node_name="gone", images_present=True)
     runtime.on_change = ticker.runtime_hook("gone")
     agent = Agent(None, "gone", tmp_path / "gone", runtime=runtime, kubelet_server=False, own_loops=False)
     await agent.start()

@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import yaml
@@ -280,6 +280,18 @@ def _chunk_sink(transport: asyncio.BaseTransport | None) -> Callable[[bytes], bo
     return sink
 
 
+class _Version(NamedTuple):
+    """One version of an object a read-modify-write starts from; `fresh` if read from the store."""
+
+    value: bytes
+    revision: int
+    fresh: bool
+
+    @staticmethod
+    def of(kv: KeyValue | None) -> _Version | None:
+        return _Version(kv.value, kv.mod_revision, True) if kv is not None else None
+
+
 class _LostRace(Exception):  # noqa: N818 - not an error: the caller retries
     """A compare-and-swap lost to another writer; carries what the store holds now."""
 
@@ -307,13 +319,22 @@ class Rest:
     def cache_for(self, res: Resource) -> WatchCache | None:
         return self.caches.get(objects.storage_resource(res).storage_prefix())
 
-    def cached_version(self, res: Resource, key: str) -> tuple[bytes, int] | None:
-        """The watch cache's copy of `key` (stored bytes, revision) to start a read-modify-write
-        from, as kube-apiserver's GuaranteedUpdate does: no store read before the write. It may be
-        behind the store; the compare-and-swap then fails and the retry reads the store."""
+    def cached_version(self, res: Resource, key: str) -> _Version | None:
+        """The watch cache's copy of `key` to start a read-modify-write from, as kube-apiserver's
+        GuaranteedUpdate does: no store read before the write. It may be behind the store (not
+        fresh); the compare-and-swap then fails and the retry starts from what the store returned."""
         cache = self.cache_for(res)
         entry = cache.objects.get(key) if cache is not None else None
-        return (entry.value, entry.revision) if entry is not None else None
+        return _Version(entry.value, entry.revision, False) if entry is not None else None
+
+    async def start_version(self, res: Resource, key: str, name: str, start: _Version | None) -> _Version:
+        """`start` if there is one, else the store's current version (404 if there is none)."""
+        if start is not None:
+            return start
+        kv = await self.store.get(key)
+        if kv is None:
+            raise errors.not_found(res, name)
+        return _Version(kv.value, kv.mod_revision, True)
 
     def key(self, res: Resource, ns: str | None, name: str) -> str:
         return objects.storage_resource(res).storage_key(ns, name)
@@ -909,16 +930,10 @@ class Rest:
         key = self.key(res, ns, name)
         # Services keep their allocator in step with `old`, and a dry run answers with `old`'s
         # revision: both start from the store
-        cached = None if res is SERVICES or opts.dry_run else self.cached_version(res, key)
-        cached_fresh = False  # True when `cached` came from the store (a lost compare-and-swap)
+        start = None if res is SERVICES or opts.dry_run else self.cached_version(res, key)
         for _ in range(_MAX_RETRIES):
-            if cached is not None:
-                (value, rev), cached, fresh = cached, None, cached_fresh
-            else:
-                kv = await self.store.get(key)
-                if kv is None:
-                    raise errors.not_found(res, name)
-                value, rev, fresh = kv.value, kv.mod_revision, True
+            value, rev, fresh = await self.start_version(res, key, name, start)
+            start = None
             try:
                 if precondition_rv is not None and precondition_rv != rev:
                     raise errors.conflict(res, name)
@@ -940,8 +955,7 @@ class Rest:
             except _LostRace as lost:
                 if precondition_rv is not None:
                     raise errors.conflict(res, name) from None
-                if lost.current is not None:  # what the store has now: the next try starts there
-                    cached, cached_fresh = (lost.current.value, lost.current.mod_revision), True
+                start = _Version.of(lost.current)  # what the store has now: the next try starts there
                 continue
             return objects.to_external(res, result)
         raise errors.conflict(res, name, "too many concurrent writers; try again")
@@ -1337,16 +1351,10 @@ class Rest:
     async def _modify_raw(self, res: Resource, ns: str | None, name: str,
                           mutate: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
         key = self.key(res, ns, name)
-        cached = self.cached_version(res, key)  # as in modify(): no store read before the write
-        cached_fresh = False
+        start = self.cached_version(res, key)  # as in modify(): no store read before the write
         for _ in range(_MAX_RETRIES):
-            if cached is not None:
-                (value, expected), cached, fresh = cached, None, cached_fresh
-            else:
-                kv = await self.store.get(key)
-                if kv is None:
-                    raise errors.not_found(res, name)
-                value, expected, fresh = kv.value, kv.mod_revision, True
+            value, expected, fresh = await self.start_version(res, key, name, start)
+            start = None
             try:
                 new = mutate(decode(value, expected))
             except ApiError:
@@ -1356,8 +1364,7 @@ class Rest:
             try:
                 rev = await self.store.update(key, encode_value(new), expected)
             except ConflictError as e:
-                if e.current is not None:
-                    cached, cached_fresh = (e.current.value, e.current.mod_revision), True
+                start = _Version.of(e.current)
                 continue
             except KeyNotFoundError as e:
                 raise errors.not_found(res, name) from e

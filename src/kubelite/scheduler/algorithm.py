@@ -255,15 +255,8 @@ class Algorithm:
         window; nodes with equal inputs score alike, so each distinct input is scored once
         (normalisation depends on the set of scores, not on how many nodes share one).
         Returns the inputs per feasible node and the total per distinct input."""
-        active: list[int] = []
-        for j, (plugin, _, pre_score, _, _) in enumerate(self._scorers):
-            if pre_score is not None:
-                st = pre_score(state, pod, feasible)
-                if st is not None and st.code == Code.SKIP:
-                    continue
-                if st is not None and st.code == Code.ERROR:
-                    raise SchedulingError(f"{plugin.name}: {st.message()}")
-            active.append(j)
+        active = [j for j, (plugin, _, pre_score, _, _) in enumerate(self._scorers)
+                  if _scores(plugin, pre_score, state, pod, feasible)]
         live = [j for j in active if self._key_pos[j] < 0]
         inputs: list[Any]
         if live:
@@ -344,12 +337,8 @@ class Algorithm:
     def _prioritize(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         totals = [0] * len(nodes)
         for plugin, weight, pre_score, score_nodes, normalize in self._scorers:
-            if pre_score is not None:
-                st = pre_score(state, pod, nodes)
-                if st is not None and st.code == Code.SKIP:
-                    continue
-                if st is not None and st.code == Code.ERROR:
-                    raise SchedulingError(f"{plugin.name}: {st.message()}")
+            if not _scores(plugin, pre_score, state, pod, nodes):
+                continue
             if score_nodes is not None:
                 scores = score_nodes(state, pod, nodes)
             else:
@@ -368,6 +357,17 @@ class Algorithm:
         best = max(totals)
         ties = [i for i, t in enumerate(totals) if t == best]
         return nodes[ties[0] if len(ties) == 1 else self.rng.choice(ties)].name
+
+
+def _scores(plugin: ScorePlugin, pre_score: PreScoreFn | None, state: CycleState, pod: PodInfo,
+            nodes: list[NodeInfo]) -> bool:
+    """Run a scorer's PreScore: False when it skips this pod; its error fails the cycle."""
+    if pre_score is None:
+        return True
+    st = pre_score(state, pod, nodes)
+    if st is not None and st.code == Code.ERROR:
+        raise SchedulingError(f"{plugin.name}: {st.message()}")
+    return st is None or st.code != Code.SKIP
 
 
 def _nth_index(seq: list[Any], value: Any, n: int) -> int:
