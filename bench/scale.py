@@ -101,20 +101,16 @@ def request_counts(text: str) -> dict[str, float]:
     return out
 
 
-def per_node(before: dict[str, float], after: dict[str, float], nodes: int) -> str:
-    """The requests made between two scrapes, per node, largest first (what a node's joining costs)."""
+def per_unit(before: dict[str, float], after: dict[str, float], units: int, unit: str = "node") -> str:
+    """The requests made between two scrapes, per node (or pod), largest first (what each one costs)."""
     delta = {k: v - before.get(k, 0.0) for k, v in after.items()}
     top = sorted(((n, k) for k, n in delta.items() if n > 0), reverse=True)[:8]
     total = sum(n for n, _ in top)
-    return f"{total / nodes:.1f} per node (" + ", ".join(f"{k} {n / nodes:.2f}" for n, k in top) + ")"
+    return f"{total / units:.1f} per {unit} (" + ", ".join(f"{k} {n / units:.2f}" for n, k in top) + ")"
 
 
 async def metrics_text(client: ApiClient) -> str:
     return (await client.request_raw("GET", "/metrics")).decode()
-
-
-async def scrape(client: ApiClient) -> dict[str, dict[float, float]]:
-    return histograms(await metrics_text(client))
 
 
 # -- process figures ----------------------------------------------------------------------------------
@@ -286,7 +282,7 @@ async def nodes_ready(backend: str, nodes: int) -> None:
             f"after the sim said all had registered); apiserver CPU {cpu:.1f}s, RSS {rss / 2**20:.0f} MiB; "
             f"sim CPU {cpu_seconds(sim_proc):.1f}s, RSS {sim_proc.memory_info().rss / 2**20:.0f} MiB "
             f"(load average {os.getloadavg()[0]:.1f})")
-        log(f"[{backend}]     API requests while joining: {per_node(counts0, counts1, nodes)}")
+        log(f"[{backend}]     API requests while joining: {per_unit(counts0, counts1, nodes)}")
         await asyncio.sleep(12)  # a full lease round at steady state
         cpu1, sim_cpu1 = cpu_seconds(api), cpu_seconds(sim_proc)
         counts2 = request_counts(await metrics_text(client))
@@ -294,7 +290,7 @@ async def nodes_ready(backend: str, nodes: int) -> None:
         counts3 = request_counts(await metrics_text(client))
         log(f"[{backend}]     steady state: apiserver CPU {(cpu_seconds(api) - cpu1) / 10 * 100:.0f}% of a core, "
             f"sim {(cpu_seconds(sim_proc) - sim_cpu1) / 10 * 100:.0f}%, for {nodes} nodes renewing leases every "
-            f"{LEASE_INTERVAL}; requests in 10 s: {per_node(counts2, counts3, nodes)}")
+            f"{LEASE_INTERVAL}; requests in 10 s: {per_unit(counts2, counts3, nodes)}")
     finally:
         await client.close()
         stop_cluster(cluster, etcd)
@@ -306,14 +302,22 @@ async def pods_running(backend: str, nodes: int, pods: int, kill: int, max_pods:
     try:
         cluster.start_sim(nodes, extra=["--pods", str(max_pods), "--lease-interval", LEASE_INTERVAL])
         await wait_nodes_ready(client, nodes, "sim-", limit_s=max(300, nodes * 0.2))
-        before = await scrape(client)
+        text0 = await metrics_text(client)
+        before, counts0 = histograms(text0), request_counts(text0)
+        procs = cluster.processes()
+        cpu0 = {name: cpu_seconds(p) for name, p in procs.items()}
         elapsed = await run_pods(client, "scale", pods, 1000, limit_s=max(600, pods / 20))
-        after = await scrape(client)
+        text1 = await metrics_text(client)
+        after, counts1 = histograms(text1), request_counts(text1)
+        cpu = {name: cpu_seconds(p) - cpu0[name] for name, p in procs.items() if p.is_running()}
         table, total_rss = rss_table(cluster, etcd)
         log(f"[{backend}] (2) {pods} pods on {nodes} nodes Running in {elapsed:.1f}s = {pods / elapsed:.0f} pods/s "
             f"(node grace {cluster.grace}, toleration {cluster.toleration})")
         for verb, (n, p99) in sorted(p99_by_verb(before, after).items()):
             log(f"[{backend}]     API {verb:<8} {n:>8} requests, p99 {p99}")
+        log(f"[{backend}]     CPU per pod: " + ", ".join(f"{name} {1000 * s / pods:.2f} ms" for name, s in cpu.items())
+            + f"; all {1000 * sum(cpu.values()) / pods:.2f} ms")
+        log(f"[{backend}]     API requests: {per_unit(counts0, counts1, pods, 'pod')}")
         log(f"[{backend}]     RSS: {table}; all {total_rss / 2**30:.2f} GiB")
         if kill:
             await kill_nodes(backend, cluster, client, nodes, kill, max_pods)
