@@ -1,8 +1,8 @@
 """The one HTTP client of the API server: JSON REST verbs and watch streams.
 
-Every kubelite component talks to the API through an `ApiClient`. It keeps one aiohttp session
-(keep-alive, a large connection pool, since informers hold watch streams open while workers issue
-many small calls), speaks JSON via orjson, authenticates with a bearer token or a client
+Every kubelite component talks to the API through an `ApiClient`. It keeps one pool of keep-alive
+connections (client/transport.py: large, since informers hold watch streams open while workers
+issue many small calls), speaks JSON via orjson, authenticates with a bearer token or a client
 certificate, and optionally rate-limits itself with a token bucket (`qps`/`burst`, as client-go).
 
 Errors: a non-2xx answer becomes `ApiError` carrying the server's `Status` body; a server that
@@ -24,14 +24,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode, urlsplit
 
-import aiohttp
 import orjson
 import yaml
 
 from kubelite.api.resources import Resource
 from kubelite.client.clock import TokenBucket
+from kubelite.client.transport import HttpPool
 
 #: seconds an idle pooled connection is kept open
 KEEPALIVE_SECONDS = 60.0
@@ -178,7 +178,7 @@ class ApiClient:
             except (ssl.SSLError, OSError) as e:
                 raise ValueError(f"cannot set up TLS for {server}: {e}") from None
         self._limiter = TokenBucket(qps, burst or max(1, int(qps))) if qps > 0 else None
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: HttpPool | None = None
         self._closed = False
 
     @staticmethod
@@ -259,32 +259,29 @@ class ApiClient:
 
     # -- plumbing ---------------------------------------------------------------------------------
 
-    def _get_session(self) -> aiohttp.ClientSession:
+    def _get_pool(self) -> HttpPool:
         if self._closed:
             raise RuntimeError("ApiClient is closed")
-        if self._session is None:
-            connector: aiohttp.BaseConnector
-            # idle connections are kept a minute (aiohttp's default is 15 s): a controller or a sim
-            # fleet that writes in bursts would otherwise pay a new TLS handshake per burst, on
-            # both sides (up to a tenth of the controller manager's time in the scale bench)
-            if self._unix_path:
-                connector = aiohttp.UnixConnector(path=self._unix_path, limit=self._pool_size,
-                                                  keepalive_timeout=KEEPALIVE_SECONDS)
-            else:
-                connector = aiohttp.TCPConnector(limit=self._pool_size, ssl=self._ssl if self._ssl else False,
-                                                 keepalive_timeout=KEEPALIVE_SECONDS)
+        if self._pool is None:
+            url = urlsplit(self.server)
+            context = self._ssl if isinstance(self._ssl, ssl.SSLContext) else None
+            tls = context is not None
             headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
             if self.token:
                 headers["Authorization"] = f"Bearer {self.token}"
-            self._session = aiohttp.ClientSession(connector=connector, headers=headers,
-                                                  json_serialize=lambda o: orjson.dumps(o).decode())
-        return self._session
+            # idle connections are kept a minute (under the server's 75 s): a controller or a sim
+            # fleet that writes in bursts would otherwise pay a new TLS handshake per burst, on
+            # both sides (up to a tenth of the controller manager's time in the scale bench)
+            self._pool = HttpPool(host=url.hostname or "localhost", port=url.port or (443 if tls else 80),
+                                  unix_path=self._unix_path, ssl_context=context,
+                                  limit=self._pool_size, keepalive=KEEPALIVE_SECONDS, headers=headers)
+        return self._pool
 
     async def close(self) -> None:
         self._closed = True
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
     async def __aenter__(self) -> ApiClient:
         return self
@@ -328,24 +325,22 @@ class ApiClient:
         not process the request, so every verb may be retried."""
         data = None if body is None else (body if isinstance(body, bytes) else orjson.dumps(body))
         headers = {"Content-Type": content_type} if data is not None else None
+        target = _target(path, params)
         timeout = request_timeout or self.request_timeout
         deadline = time.monotonic() + timeout
         for attempt in range(MAX_429_RETRIES + 1):
             if self._limiter is not None:
                 await self._limiter.wait()
-            session = self._get_session()
+            pool = self._get_pool()
             try:
-                async with session.request(
-                    method, self.server + path, params=params, data=data, headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=max(0.001, deadline - time.monotonic())),
-                ) as resp:
-                    payload = await resp.read()
-                    if resp.status < 400:
-                        return payload
-                    wait = _retry_after(resp.headers.get("Retry-After")) if resp.status == 429 else None
-                    if wait is None or attempt == MAX_429_RETRIES or time.monotonic() + wait >= deadline:
-                        raise self._error_from(resp.status, payload, method, path)
-            except aiohttp.ClientOSError as e:
+                resp = await pool.request(method, target, headers=headers, body=data,
+                                          time_limit=max(0.001, deadline - time.monotonic()))
+                if resp.status < 400:
+                    return resp.body
+                wait = _retry_after(resp.headers.get("retry-after")) if resp.status == 429 else None
+                if wait is None or attempt == MAX_429_RETRIES or time.monotonic() + wait >= deadline:
+                    raise self._error_from(resp.status, resp.body, method, path)
+            except OSError as e:  # TimeoutError included; ConnectionClosed and ProtocolError too
                 # A unix socket whose accept queue is full refuses at once (EAGAIN with uvloop,
                 # ENOTCONN with asyncio's own loop), where TCP would quietly resend its SYN: nothing
                 # was sent, so wait a little and try again.
@@ -355,8 +350,6 @@ class ApiClient:
                 wait = min(1.0, 0.02 * 2 ** attempt)
                 if time.monotonic() + wait >= deadline:
                     raise ApiError.make(0, CONNECTION_ERROR, f"{method} {path}: {type(e).__name__}: {e}") from e
-            except (TimeoutError, aiohttp.ClientError, OSError) as e:
-                raise ApiError.make(0, CONNECTION_ERROR, f"{method} {path}: {type(e).__name__}: {e}") from e
             await asyncio.sleep(wait)
         raise AssertionError("unreachable")  # the last attempt returns or raises
 
@@ -453,18 +446,17 @@ class ApiClient:
         path = _quote(res.path(self._ns(res, namespace)))
         if self._limiter is not None:
             await self._limiter.wait()
-        session = self._get_session()
+        pool = self._get_pool()
         # No total timeout: a watch lives as long as the server keeps it; a read timeout well past
         # the server's own timeoutSeconds catches dead peers.
         read_timeout = (timeout_seconds + 60) if timeout_seconds else None
         try:
-            async with session.get(self.server + path, params=params,
-                                   timeout=aiohttp.ClientTimeout(total=None, sock_connect=30,
-                                                                 sock_read=read_timeout)) as resp:
+            async with pool.stream("GET", _target(path, params), read_timeout=read_timeout,
+                                   connect_timeout=30) as resp:
                 if resp.status >= 400:
                     raise self._error_from(resp.status, await resp.read(), "GET", path)
                 buf = bytearray()
-                async for chunk in resp.content.iter_any():
+                async for chunk in resp.chunks():
                     start = len(buf)
                     buf.extend(chunk)
                     nl = buf.find(b"\n", start)
@@ -478,7 +470,7 @@ class ApiClient:
                 event = _decode_event(bytes(buf), path)
                 if event is not None:
                     yield event
-        except (TimeoutError, aiohttp.ClientError, OSError) as e:
+        except OSError as e:  # TimeoutError included
             raise ApiError.make(0, CONNECTION_ERROR, f"watch {path}: {type(e).__name__}: {e}") from e
 
 
@@ -505,3 +497,8 @@ def _check_name(name: str) -> None:
 
 def _quote(path: str) -> str:
     return quote(path, safe="/:@")
+
+
+def _target(path: str, params: dict[str, str] | None) -> str:
+    """The request target: the (already quoted) path and the query, every reserved character escaped."""
+    return f"{path}?{urlencode(params, quote_via=quote, safe='')}" if params else path
