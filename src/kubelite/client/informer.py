@@ -12,6 +12,11 @@ keys (see workqueue.py). A handler that raises is logged and does not stop the i
 The objects in `informer.store` are shared: copy before mutating. List items are given the
 resource's `kind`/`apiVersion` (the server leaves them out), so event recorders and printers can
 name them.
+
+An optional `transform` (client-go's SetTransform; see compact.py) rewrites each listed or
+ADDED/MODIFIED object before it is cached and handed to handlers, given the cached version it
+replaces: `Compactor` shares equal parts between cached objects (a third of the memory per pod).
+DELETED objects are passed on as they come (they are not cached).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubelite.api.resources import Resource
+from kubelite.client.compact import Transform
 from kubelite.client.lister import Lister, object_key
 from kubelite.client.rest import ApiClient, ApiError, is_gone
 
@@ -53,13 +59,15 @@ class Informer:
 
     def __init__(self, client: ApiClient, res: Resource, namespace: str | None = None, *,
                  label_selector: str | None = None, field_selector: str | None = None,
-                 resync_period: float = 0) -> None:
+                 resync_period: float = 0, transform: Transform | None = None) -> None:
         self.client = client
         self.res = res
         self.namespace = namespace if res.namespaced else None
         self.label_selector = label_selector or None
         self.field_selector = field_selector or None
         self.resync_period = resync_period
+        #: applied to each object before it is cached (None: cache objects as decoded)
+        self.transform = transform
         self.store = Lister()
         #: the resourceVersion the cache is at (list RV, then the last event or bookmark seen)
         self.last_resource_version: str | None = None
@@ -192,9 +200,12 @@ class Informer:
             if token is None:
                 break
         rv = str(meta.get("resourceVersion") or "")
-        for obj in items:
+        transform = self.transform
+        for i, obj in enumerate(items):
             obj.setdefault("kind", self.res.kind)
             obj.setdefault("apiVersion", self.res.api_version)
+            if transform is not None:
+                items[i] = transform(obj, self.store.get(object_key(obj)))
         self._replace(items)
         self.list_count += 1
         self.last_resource_version = rv or None
@@ -231,6 +242,8 @@ class Informer:
                 obj.setdefault("kind", self.res.kind)
                 obj.setdefault("apiVersion", self.res.api_version)
                 if event.type in ("ADDED", "MODIFIED"):
+                    if self.transform is not None:
+                        obj = self.transform(obj, self.store.get(object_key(obj)))
                     old = self.store.add(obj)
                     if old is None:
                         self._added(obj)
@@ -261,9 +274,11 @@ class Informer:
 class InformerFactory:
     """Shares one Informer per (resource, namespace, selectors) among all the components of a process."""
 
-    def __init__(self, client: ApiClient, *, resync_period: float = 0) -> None:
+    def __init__(self, client: ApiClient, *, resync_period: float = 0, transform: Transform | None = None) -> None:
         self.client = client
         self.resync_period = resync_period
+        #: given to every informer the factory makes (e.g. one `Compactor` for the whole process)
+        self.transform = transform
         self._informers: dict[tuple[str, str, str, str | None, str | None, str | None], Informer] = {}
         self._started = False
 
@@ -274,7 +289,7 @@ class InformerFactory:
         inf = self._informers.get(key)
         if inf is None:
             inf = Informer(self.client, res, ns, label_selector=label_selector, field_selector=field_selector,
-                           resync_period=self.resync_period)
+                           resync_period=self.resync_period, transform=self.transform)
             self._informers[key] = inf
             if self._started:
                 inf.start_soon()

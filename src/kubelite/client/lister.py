@@ -2,7 +2,9 @@
 
 Keys are "namespace/name", or "name" for cluster-scoped objects. Objects are the decoded dicts
 the API returned and are SHARED with every other consumer of the informer: read them freely,
-but copy (`copy.deepcopy`) before changing anything.
+but copy (`copy.deepcopy`) before changing anything. With a compacting informer (compact.py)
+their parts are shared between objects too (the pods of one ReplicaSet have one `containers`
+list): a change in place would show in every object that shares the part.
 
 An index is a function obj -> list of index values; `by_index(name, value)` returns every object
 whose function produced `value`. "namespace" is always there; `index_by_node_name` and

@@ -18,6 +18,7 @@ import uuid
 from typing import Any
 
 from kubelite.api.resources import REPLICATIONCONTROLLERS
+from kubelite.client.compact import process_compactor
 from kubelite.client.events import EventRecorder
 from kubelite.client.informer import InformerFactory
 from kubelite.client.leaderelection import LeaderElector
@@ -66,6 +67,8 @@ class ControllerManager:
         self.identity = identity or f"{socket.gethostname()}_{uuid.uuid4()}"
         self.sync_timeout = sync_timeout
         self.controllers: dict[str, Controller] = {}
+        #: what every informer cache goes through (one table for the whole process)
+        self.compactor = process_compactor()
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
@@ -89,7 +92,9 @@ class ControllerManager:
         return {name: makers[name]() for name in self.enabled}
 
     async def _run_controllers(self) -> None:
-        factory = InformerFactory(self.client)
+        # every cached object compact (parts shared between objects, managedFields dropped:
+        # client/compact.py); the controllers copy (util.deep) before they change anything
+        factory = InformerFactory(self.client, transform=self.compactor)
         recorder = EventRecorder(self.client, "controller-manager")
         self.controllers = self._build(factory, recorder)
         tasks: list[asyncio.Task[None]] = []

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from kubelite.api.quantity import QuantityError, cpu_millis, memory_bytes
@@ -35,6 +36,24 @@ Taint = tuple[str, str, str]
 Toleration = tuple[str, str, str, str]
 #: (host ip, protocol, port)
 HostPort = tuple[str, str, int]
+
+
+#: what a PodInfo without node selector / extended resources holds (one read-only empty mapping)
+_NO_ENTRIES: Mapping[str, Any] = MappingProxyType({})
+#: equal tolerations and signatures (the pods of one ReplicaSet) as one tuple; bounded: cleared
+#: when full (a cleared entry only costs a duplicate tuple)
+_SHARED: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+SHARED_MAX = 8192
+
+
+def _shared(value: tuple[Any, ...]) -> tuple[Any, ...]:
+    found = _SHARED.get(value)
+    if found is not None:
+        return found
+    if len(_SHARED) >= SHARED_MAX:
+        _SHARED.clear()
+    _SHARED[value] = value
+    return value
 
 
 class ResourceError(ValueError):
@@ -120,10 +139,13 @@ def _asks_cpu_and_memory(spec: Mapping[str, Any]) -> bool:
 
 
 def _tolerations(spec: Mapping[str, Any]) -> tuple[Toleration, ...]:
-    return tuple(
+    tolerations = spec.get("tolerations")
+    if not tolerations:
+        return ()
+    return _shared(tuple(
         (t.get("key") or "", t.get("operator") or "Equal", t.get("value") or "", t.get("effect") or "")
-        for t in spec.get("tolerations") or ()
-    )
+        for t in tolerations
+    ))
 
 
 def tolerates(tolerations: tuple[Toleration, ...], taint: Taint) -> bool:
@@ -148,7 +170,10 @@ def controller_owner(meta: Mapping[str, Any]) -> str:
 
 
 class PodInfo:
-    """A pod parsed once for the scheduler; `pod` is the (shared, read-only) API object."""
+    """A pod parsed once for the scheduler; `pod` is the (shared, read-only) API object.
+
+    The scheduler keeps one per bound pod, so it holds little of its own: node selector and affinity
+    terms are the pod's own (read-only) parts, not copies; equal tuples are shared (`_shared`)."""
 
     __slots__ = (
         "pod", "key", "namespace", "name", "uid", "priority", "scheduler_name", "node_name",
@@ -169,14 +194,14 @@ class PodInfo:
         self.priority: int = int(spec.get("priority") or 0)
         self.scheduler_name: str = spec.get("schedulerName") or "default-scheduler"
         self.node_name: str = spec.get("nodeName") or ""
-        self.node_selector: dict[str, str] = dict(spec.get("nodeSelector") or {})
+        self.node_selector: Mapping[str, str] = spec.get("nodeSelector") or _NO_ENTRIES
         node_affinity = ((spec.get("affinity") or {}).get("nodeAffinity")) or {}
         required = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
-        self.required_terms: list[dict[str, Any]] | None = (
-            list(required.get("nodeSelectorTerms") or []) if required else None
+        self.required_terms: Sequence[dict[str, Any]] | None = (
+            (required.get("nodeSelectorTerms") or ()) if required else None
         )
-        self.preferred_terms: list[dict[str, Any]] = list(
-            node_affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+        self.preferred_terms: Sequence[dict[str, Any]] = (
+            node_affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or ()
         )
         self.has_affinity = bool(self.node_selector) or self.required_terms is not None
         self.tolerations = _tolerations(spec)
@@ -185,7 +210,7 @@ class PodInfo:
         self.memory = reqs.pop(MEMORY, 0)
         self.ephemeral = reqs.pop(EPHEMERAL_STORAGE, 0)
         reqs.pop(PODS, None)
-        self.scalars: dict[str, int] = {k: v for k, v in reqs.items() if v}
+        self.scalars: Mapping[str, int] = {k: v for k, v in reqs.items() if v} or _NO_ENTRIES
         if _asks_cpu_and_memory(spec):  # the defaults would change nothing: no second pass
             self.nz_cpu, self.nz_memory = self.cpu, self.memory
         else:
@@ -215,13 +240,13 @@ class PodInfo:
         #: PodTopologySpread reads it, and it scores each cycle, so the pods of every
         #: ReplicaSet of one shape share the cache. Terms by repr: two spellings of one term
         #: only cost a cache miss.
-        self.signature: tuple[Any, ...] = (
+        self.signature: tuple[Any, ...] = _shared((
             self.cpu, self.memory, self.ephemeral, tuple(sorted(self.scalars.items())),
             self.nz_cpu, self.nz_memory, self.tolerations, tuple(sorted(self.node_selector.items())),
             None if self.required_terms is None else repr(self.required_terms),
             repr(self.preferred_terms) if self.preferred_terms else "",
             self.host_ports, self.node_name,
-        )
+        ))
 
 
 def _ready_taint(status: Mapping[str, Any]) -> Taint | None:

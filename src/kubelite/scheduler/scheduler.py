@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from kubelite.api.resources import NODES, PODS
+from kubelite.client.compact import Transform, process_compactor
 from kubelite.client.informer import InformerFactory
 from kubelite.client.rest import ApiClient, ApiError
 from kubelite.scheduler.algorithm import Algorithm, FitError, SchedulingError
@@ -95,9 +96,12 @@ class Scheduler:
         self._own_recorder = recorder is None
         self.recorder: Recorder = recorder if recorder is not None else _default_recorder(client, scheduler_name)
         self._own_informers = informers is None
-        self.informers = informers or InformerFactory(client)
+        # pods cached compactly (parts shared between pods, managedFields dropped: compact.py)
+        self.informers = informers or InformerFactory(client, transform=process_compactor())
         self.pending = self.informers.informer(PODS, field_selector=UNASSIGNED_PODS)
         self.assigned = self.informers.informer(PODS, field_selector=ASSIGNED_PODS)
+        if self._own_informers and self.informers.transform is not None:
+            self.assigned.transform = _without_status(self.informers.transform)
         self.nodes = self.informers.informer(NODES)
         self._now = now
         self._bind_slots = asyncio.Semaphore(binds_in_flight)
@@ -346,6 +350,23 @@ def _unschedulable_condition_patch(pod: Mapping[str, Any], reason: str, message:
         "lastTransitionTime": previous.get("lastTransitionTime") if previous.get("status") == "False" else now,
     }
     return {"status": {"conditions": conditions}}
+
+
+def _without_status(transform: Transform) -> Transform:
+    """For the bound pods' cache: all but status.phase of the status dropped, then `transform`.
+
+    The scheduler reads a bound pod's metadata and spec (PodInfo: requests, ports, owner) and
+    nothing of its status (the field selector filters finished pods on the server), while a
+    running pod's status (IPs, conditions, container statuses) is most of what stays unique per
+    pod once compacted, and most of its updates."""
+
+    def slim(new: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+        status = new.get("status")
+        if isinstance(status, dict) and status and status.keys() != {"phase"}:
+            new["status"] = {"phase": status["phase"]} if "phase" in status else {}
+        return transform(new, old)
+
+    return slim
 
 
 def _key(obj: Mapping[str, Any]) -> str:

@@ -1,0 +1,76 @@
+"""The scheduler's caches are compact (client/compact.py): bound pods keep only what the scheduler
+reads (metadata, spec, status.phase), pods of one owner share their parts, and placement is as it
+was: a node's bound pods still count against it while their status changes."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from kubelite.api.resources import NODES, PODS
+from kubelite.client.compact import Compactor
+from kubelite.client.fake import FakeApiClient
+from kubelite.scheduler.scheduler import Scheduler
+from scheduler.builders import make_node, make_pod
+
+
+async def eventually(cond: Callable[[], bool], what: str, limit: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not cond():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for: {what}")
+        await asyncio.sleep(0.01)
+
+
+class Quiet:
+    def event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
+        pass
+
+
+def running(pod: dict[str, Any], ip: str) -> dict[str, Any]:
+    pod["status"] = {"phase": "Running", "podIP": ip, "hostIP": "10.0.0.1",
+                     "conditions": [{"type": "Ready", "status": "True"}],
+                     "containerStatuses": [{"name": "c", "ready": True, "containerID": f"sim://{ip}"}]}
+    return pod
+
+
+@pytest.mark.parametrize("compact", ["1", "0"])
+async def test_bound_pods_count_against_their_node_with_or_without_compaction(
+        compact: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBELITE_COMPACT", compact)
+    fake = FakeApiClient()
+    fake.add(NODES, make_node("n1", cpu="2"), make_node("n2", cpu="1"))
+    for i in range(3):
+        fake.add(PODS, running(make_pod(f"web-{i}", cpu="500m", owner="rs-1", node_name="n1"), f"10.42.0.{i}"))
+    s = Scheduler(fake, recorder=Quiet(), rng=random.Random(0))
+    await s.start(sync_timeout=10)
+    try:
+        cached = [s.assigned.store.get(f"default/web-{i}") for i in range(3)]
+        assert all(p is not None for p in cached)
+        pods = [p for p in cached if p is not None]
+        if compact == "1":
+            assert isinstance(s.informers.transform, Compactor)
+            assert [p["status"] for p in pods] == [{"phase": "Running"}] * 3
+            assert pods[0]["spec"]["containers"] is pods[1]["spec"]["containers"]
+        else:
+            assert s.informers.transform is None
+            assert pods[0]["status"]["podIP"] == "10.42.0.0"
+        assert pods[0]["spec"]["containers"][0]["resources"] == {"requests": {"cpu": "500m"}}
+        # a status update of a bound pod: its request still counts on n1 (1.5 of 2 cpus used)
+        await fake.patch(PODS, "web-0", {"status": {"podIP": "10.42.0.9"}}, "default", subresource="status")
+        await fake.create(PODS, make_pod("big", cpu="1"), "default")
+        await eventually(lambda: (fake.object(PODS, "big", "default") or {}).get("spec", {}).get("nodeName") == "n2",
+                         "the 1-cpu pod bound to the only node with room")
+        await fake.create(PODS, make_pod("small", cpu="500m"), "default")
+        await eventually(lambda: (fake.object(PODS, "small", "default") or {}).get("spec", {}).get("nodeName") == "n1",
+                         "the 500m pod bound to n1")
+        if compact == "1":
+            assert isinstance(s.informers.transform, Compactor) and s.informers.transform.verify() == 0
+    finally:
+        await s.stop()
+        await fake.close()
