@@ -68,8 +68,16 @@ class _Seen:
     first_timestamp: str
 
 
+_last_stamp: tuple[int, str] = (-1, "")
+
+
 def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The current second in RFC 3339, formatted once per second (every Event carries it)."""
+    global _last_stamp
+    second = int(time.time())
+    if _last_stamp[0] != second:
+        _last_stamp = (second, datetime.datetime.fromtimestamp(second, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return _last_stamp[1]
 
 
 def involved_object(obj: dict[str, Any]) -> dict[str, Any]:

@@ -83,6 +83,14 @@ class EndpointsController(Controller):
             self.queue.add(k)
 
     def _on_pod_update(self, old: Obj, new: Obj) -> None:
+        """Services are looked up only when the pod changed in what an address is made of (as the
+        endpointslice controller's podEndpointsChanged): most pod updates are status writes that
+        change none of it, and each lookup matches every Service of the namespace."""
+        if labels_of(old) == labels_of(new):
+            if _endpoint_view(old) != _endpoint_view(new):
+                for k in self._services_for(new):
+                    self.queue.add(k)
+            return
         for k in set(self._services_for(old)) | set(self._services_for(new)):
             self.queue.add(k)
 
@@ -192,6 +200,13 @@ class EndpointsController(Controller):
 def _slice_service_key(obj: dict[str, Any]) -> list[str]:
     svc = labels_of(obj).get(SERVICE_NAME_LABEL)
     return [f"{meta(obj).get('namespace')}/{svc}"] if svc else []
+
+
+def _endpoint_view(pod: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Everything of a pod (labels aside) that its addresses in Endpoints and EndpointSlices are made of."""
+    status, spec = pod.get("status") or {}, pod.get("spec") or {}
+    return (status.get("podIP"), spec.get("nodeName"), is_deleting(pod), is_pod_terminal(pod), is_pod_ready(pod),
+            spec.get("containers"))
 
 
 def _eligible(pod: Mapping[str, Any]) -> bool:

@@ -91,7 +91,7 @@ class NodeLifecycleController(Controller):
         self.pod_lister.add_index("node", index_by_node_name)
         node_informer.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue)
         lease_informer.add_handler(self._on_lease, lambda old, new: self._on_lease(new), None)
-        pod_informer.add_handler(self._on_pod, lambda old, new: self._on_pod(new), None)
+        pod_informer.add_handler(self._on_pod, self._on_pod_update, None)
 
     def _on_lease(self, lease: Obj) -> None:
         self.queue.add(str(meta(lease).get("name")))
@@ -100,6 +100,16 @@ class NodeLifecycleController(Controller):
         node = (pod.get("spec") or {}).get("nodeName")
         if node:
             self.queue.add(str(node))
+
+    def _on_pod_update(self, old: Obj, new: Obj) -> None:
+        """A pod matters to its node's reconcile when it lands on the node (it may have to be marked
+        not ready or evicted there) or its tolerations change (its eviction time moves), as in
+        Kubernetes' podUpdated / taint manager. Its own status writes (several per pod start, each
+        a node reconcile before) change neither."""
+        old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+        if old_spec.get("nodeName") != new_spec.get("nodeName") \
+                or old_spec.get("tolerations") != new_spec.get("tolerations"):
+            self._on_pod(new)
 
     # -- reconcile -----------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -109,6 +110,20 @@ class PodState:
     sandbox_id: str = ""
     container_ids: dict[str, str] = field(default_factory=dict)
     previous_ids: dict[str, str] = field(default_factory=dict)
+    #: (the spec it was computed from, QoS class)
+    qos: tuple[Obj | None, str] = (None, "")
+
+
+def _signatures(sandboxes: list[PodSandboxStatus], containers: list[ContainerStatus]) -> dict[str, tuple[Any, ...]]:
+    """Pod uid -> what a relist compares: the (id, state) of its sandboxes and containers."""
+    sigs: dict[str, list[Any]] = {}
+    for sb in sandboxes:
+        sigs.setdefault(sb.labels.get(S.LABEL_POD_UID, sb.uid), []).append((sb.id, sb.state.value))
+    for c in containers:
+        uid = c.labels.get(S.LABEL_POD_UID)
+        if uid:
+            sigs.setdefault(uid, []).append((c.id, c.state.value))
+    return {uid: tuple(sorted(items)) for uid, items in sigs.items()}
 
 
 def _latest(containers: list[ContainerStatus]) -> list[ContainerStatus]:
@@ -180,6 +195,8 @@ class PodManager:
         self.runtime_healthy: bool | None = None
         self.runtime_message = ""
         self._relist_token: object = None
+        #: the runtime's change-journal cursor at the last relist (runtimes with `pod_changes`)
+        self._journal_cursor: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -320,9 +337,18 @@ class PodManager:
         one of the last pass: thousands of idle simulated nodes then cost nothing per period."""
         token_of = getattr(self.runtime, "change_token", None)
         token = token_of() if callable(token_of) else None
-        if (not force and token is not None and token == self._relist_token
-                and self.runtime_healthy is True):
+        healthy = self.runtime_healthy is True
+        if not force and token is not None and token == self._relist_token and healthy:
             return
+        changes_of = getattr(self.runtime, "pod_changes", None)
+        cursor: int | None = None
+        if callable(changes_of):
+            cursor, changed = changes_of(self._journal_cursor if healthy and not force else None)
+            # Only the pods the runtime says changed are listed; a change it cannot attribute to a
+            # pod (nothing in the journal, yet the token moved) means: list everything.
+            if changed:
+                await self._relist_pods(changed, token, cursor)
+                return
         try:
             async with asyncio.timeout(self.runtime_timeout):
                 sandboxes = await self.runtime.list_pod_sandboxes({S.LABEL_MANAGED: "true"})
@@ -334,19 +360,41 @@ class PodManager:
             self._set_health(False, f"container runtime is not responding (no answer within {self.runtime_timeout:g}s)")
             return
         self._set_health(True, "")
-        sigs: dict[str, list[Any]] = {}
-        for sb in sandboxes:
-            sigs.setdefault(sb.labels.get(S.LABEL_POD_UID, sb.uid), []).append((sb.id, sb.state.value))
-        for c in containers:
-            uid = c.labels.get(S.LABEL_POD_UID)
-            if uid:
-                sigs.setdefault(uid, []).append((c.id, c.state.value))
-        new = {uid: tuple(sorted(items)) for uid, items in sigs.items()}
+        new = _signatures(sandboxes, containers)
         for uid in set(new) | set(self._signatures):
             if new.get(uid) != self._signatures.get(uid):
                 self.workers.enqueue(uid)
         self._signatures = new
         self._relist_token = token
+        self._journal_cursor = cursor
+
+    async def _relist_pods(self, uids: list[str], token: object, cursor: int) -> None:
+        """The relist of a runtime that reported which pods changed: list those pods only (O(changes),
+        not O(pods on the node)); enqueue each whose sandboxes or containers now differ."""
+        managed = {S.LABEL_MANAGED: "true"}
+        try:
+            async with asyncio.timeout(self.runtime_timeout):
+                listed = [(uid, await self.runtime.list_pod_sandboxes({S.LABEL_POD_UID: uid, **managed}),
+                           await self.runtime.list_containers(labels={S.LABEL_POD_UID: uid, **managed}))
+                          for uid in uids]
+        except RuntimeError_ as err:
+            self._set_health(False, f"container runtime is down: {err}")
+            return
+        except TimeoutError:
+            self._set_health(False, f"container runtime is not responding (no answer within {self.runtime_timeout:g}s)")
+            return
+        self._set_health(True, "")
+        signatures = self._signatures
+        for uid, sandboxes, containers in listed:
+            new = _signatures(sandboxes, containers).get(uid)
+            if new != signatures.get(uid):
+                self.workers.enqueue(uid)
+                if new is None:
+                    del signatures[uid]
+                else:
+                    signatures[uid] = new
+        self._relist_token = token
+        self._journal_cursor = cursor
 
     async def _relist_loop(self) -> None:
         while True:
@@ -505,12 +553,14 @@ class PodManager:
             drop_capabilities=[str(x) for x in caps.get("drop") or []],
         )
 
-    async def _start_container(self, pod: Obj, st: PodState, c: Obj, sandbox_id: str, sb_config: PodSandboxConfig,
+    async def _start_container(self, pod: Obj, st: PodState, c: Obj, sandbox_id: str,
+                               sandbox_config: Callable[[], PodSandboxConfig],
                                pod_ip: str, attempt: int, init: bool) -> bool:
         """Pull, create and start one container; on failure note a waiting reason and retry later."""
         name = str(c.get("name"))
         uid = st.uid
         meta = pod["metadata"]
+        sb_config = sandbox_config()
         try:
             security = self._security(pod, c)
             await self._ensure_image(pod, st, c)
@@ -809,7 +859,8 @@ class PodManager:
                 await self.runtime.stop_pod_sandbox(extra.id)
         else:
             sandbox = None
-        sb_config = self._sandbox_config(pod, len(sandboxes))
+        # the sandbox config is needed only to create a sandbox or a container: most syncs do neither
+        sb_config = functools.cache(lambda: self._sandbox_config(pod, len(sandboxes)))
         if sandbox is None and not terminal:
             # (Re)create the sandbox; containers of an old sandbox are stopped and start again.
             old = [(None, c) for c in containers if c.state in (ContainerState.RUNNING, ContainerState.CREATED)]
@@ -818,7 +869,7 @@ class PodManager:
             for sb in sandboxes:
                 await self.runtime.stop_pod_sandbox(sb.id)
             try:
-                sid = await self.runtime.run_pod_sandbox(sb_config)
+                sid = await self.runtime.run_pod_sandbox(sb_config())
             except RuntimeError_ as err:
                 self._event(pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {err}")
                 raise OSError(f"creating the sandbox of {uid} failed: {err}") from None
@@ -854,7 +905,7 @@ class PodManager:
         await self._gc_containers(current)
         await self._report(pod, st, policy, sandbox, pod_ip, current)
 
-    async def _act(self, pod: Obj, st: PodState, policy: str, sandbox_id: str, sb_config: PodSandboxConfig,
+    async def _act(self, pod: Obj, st: PodState, policy: str, sandbox_id: str, sb_config: Callable[[], PodSandboxConfig],
                    pod_ip: str, containers: list[ContainerStatus]) -> bool:
         """Start, restart or kill containers; True when something was started or stopped."""
         spec = pod.get("spec") or {}
@@ -916,7 +967,7 @@ class PodManager:
         return acted
 
     async def _restart(self, pod: Obj, st: PodState, c: Obj, exited: ContainerStatus, sandbox_id: str,
-                       sb_config: PodSandboxConfig, pod_ip: str, init: bool, now: float) -> bool:
+                       sb_config: Callable[[], PodSandboxConfig], pod_ip: str, init: bool, now: float) -> bool:
         name = str(c["name"])
         backoff = st.backoff.setdefault(name, S.Backoff())
         if st.seen_exit.get(name) != exited.id:
@@ -1018,7 +1069,7 @@ class PodManager:
             "hostIPs": [{"ip": self.node_ip}] if self.node_ip else [],
             "startTime": st.start_time,
             "containerStatuses": app_statuses,
-            "qosClass": qos_class(spec),
+            "qosClass": self._qos(st, spec),
         }
         if pod_ip:
             status["podIP"] = pod_ip
@@ -1028,6 +1079,14 @@ class PodManager:
         if phase in ("Succeeded", "Failed") and sandbox is not None:
             self.workers.enqueue(st.uid)  # stop the sandbox of a finished pod on the next pass
         await self._post_status(pod, st, status)
+
+    @staticmethod
+    def _qos(st: PodState, spec: Obj) -> str:
+        """The pod's QoS class, computed again only when its spec object is another one (a pod's
+        resources do not change, and the sim's informer shares an unchanged spec between versions)."""
+        if st.qos[0] is not spec:
+            st.qos = (spec, qos_class(spec))
+        return st.qos[1]
 
     async def _post_status(self, pod: Obj, st: PodState, status: Obj) -> None:
         """Hand the pod's latest status to the status manager (the real kubelet's `SetPodStatus`).

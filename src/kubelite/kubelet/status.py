@@ -9,6 +9,8 @@ restart counts and exit reasons, QoS class.
 
 from __future__ import annotations
 
+import functools
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,15 +21,22 @@ from kubelite.runtime.types import ContainerState, ContainerStatus
 Obj = dict[str, Any]
 
 
+@functools.lru_cache(maxsize=256)
+def _rfc3339(second: int) -> str:
+    """RFC 3339 of a whole second (cached: a status carries the same few seconds again and again,
+    and formatting a date costs more than the rest of a condition)."""
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def ts(ns: int) -> str | None:
     """RFC 3339 (seconds) from nanoseconds since the epoch; None for 0."""
     if not ns:
         return None
-    return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _rfc3339(ns // 1_000_000_000)
 
 
 def now_ts() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _rfc3339(int(time.time()))
 
 
 @dataclass

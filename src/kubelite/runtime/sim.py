@@ -19,12 +19,15 @@ Cost per call: sandboxes and containers are indexed by the pod-uid label and con
 sandbox, so the kubelet's per-pod calls (`list_containers(labels={uid})`) cost O(that pod), not
 O(node). `change_token()` changes whenever a listing could look different (a write, or a
 container reaching its start or exit instant), so the kubelet's periodic relist can skip a node
-where nothing happened.
+where nothing happened; `pod_changes(cursor)` says which pods changed since a cursor, so a relist
+of a node where something happened lists those pods only (the idea of Kubernetes' evented PLEG,
+where the runtime reports container events instead of the kubelet listing everything).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import heapq
 import ipaddress
@@ -68,6 +71,9 @@ LABEL_POD_UID = "io.kubernetes.pod.uid"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_NS = {"ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
+_FOREVER = 1 << 127
+#: pods the change journal holds at most when nobody reads it (older changes: "unknown, list all")
+JOURNAL_MAX = 1024
 
 
 def parse_duration_ns(text: str) -> int:
@@ -76,6 +82,12 @@ def parse_duration_ns(text: str) -> int:
     if match is None:
         raise ValueError(f"invalid duration {text!r} (want e.g. 500ms, 2s, 1m)")
     return int(float(match.group(1)) * _UNIT_NS[match.group(2) or "s"])
+
+
+@functools.lru_cache(maxsize=1024)
+def _image_id(image: str) -> str:
+    """The image's simulated digest (cached: every container status carries it, and a fleet runs few images)."""
+    return "sha256:" + hashlib.sha256(image.encode()).hexdigest()
 
 
 def _sim_id(prefix: str, counter: int) -> str:
@@ -94,6 +106,8 @@ class _Sandbox:
     created_at: int
     ip: str
     ready: bool = True
+    #: the status last built (None: build it again; cleared by every write to the record)
+    status: PodSandboxStatus | None = None
 
 
 @dataclass(slots=True)
@@ -115,6 +129,10 @@ class _Container:
     exit_after: int | None = None
     exit_code: int = 0
     oom: bool = False
+    #: the status last built and the instant (ns) until which it holds (its next timed
+    #: transition); cleared by every write to the record
+    status: ContainerStatus | None = None
+    status_until: int = 0
 
 
 @dataclass(slots=True)
@@ -181,7 +199,11 @@ class SimRuntime:
         self._containers_by_sandbox: dict[str, dict[str, None]] = {}
         # change tracking: bumped on every write and when a timed transition (start, exit) passes
         self._generation = 0
-        self._transitions: list[int] = []  # a heap of future instants (ns) when a state flips
+        self._transitions: list[tuple[int, str]] = []  # a heap of (instant ns, pod uid) when a state flips
+        # the change journal: pod uid -> generation of its last change, oldest change first; changes
+        # at or before `_journal_floor` are no longer in it (a cursor that old gets "unknown")
+        self._journal: dict[str, int] = {}
+        self._journal_floor = 0
         self._images: dict[str, Image] = {}
         #: every image (but a ``sim-pull-fail`` one) is already on the machine, as on a node whose
         #: images were imported ahead (the kubelet then says "already present", as the real one does)
@@ -215,25 +237,64 @@ class SimRuntime:
             raise NotFoundError(f"container {container_id} not found")
         return container
 
-    def _changed(self) -> None:
+    def _changed(self, uid: str | None) -> None:
+        """A write changed what pod `uid` lists as (None: a record with no pod-uid label)."""
         self._generation += 1
+        self._journal_note(uid)
         if self.on_change is not None:
             self.on_change(0)
 
-    def _transition_at(self, instant: int) -> None:
-        heapq.heappush(self._transitions, instant)
+    def _journal_note(self, uid: str | None) -> None:
+        journal = self._journal
+        if uid is None:  # not attributable to a pod: every cursor before it must list everything
+            self._journal_floor = self._generation
+            return
+        journal.pop(uid, None)
+        journal[uid] = self._generation
+        if len(journal) > JOURNAL_MAX:  # nobody reads it: forget the oldest change
+            oldest = next(iter(journal))
+            self._journal_floor = max(self._journal_floor, journal.pop(oldest))
+
+    def _transition_at(self, instant: int, uid: str | None) -> None:
+        heapq.heappush(self._transitions, (instant, uid or ""))
         if self.on_change is not None:
             self.on_change(instant)
 
-    def change_token(self) -> int:
-        """A number that changes whenever a listing could differ from the last one (see module doc)."""
+    def _flush_transitions(self) -> None:
+        """Count the timed transitions that have passed as changes of their pods."""
         now = self._clock()
         heap = self._transitions
-        if heap and heap[0] <= now:
-            while heap and heap[0] <= now:
-                heapq.heappop(heap)
+        if heap and heap[0][0] <= now:
             self._generation += 1
+            while heap and heap[0][0] <= now:
+                self._journal_note(heapq.heappop(heap)[1] or None)
+
+    def change_token(self) -> int:
+        """A number that changes whenever a listing could differ from the last one (see module doc)."""
+        self._flush_transitions()
         return self._generation
+
+    def pod_changes(self, since: int | None) -> tuple[int, list[str] | None]:
+        """(cursor now, uids of the pods whose listing may have changed after cursor `since`).
+
+        The uids are None when that is not known (`since` None, or older than what the journal
+        still holds): the caller then lists everything. A pod in the list may list as before (a
+        container started but is still starting) or no longer exist. Changes up to `since` are
+        dropped from the journal: it holds what the kubelet has not seen, not the node's history."""
+        self._flush_transitions()
+        now = self._generation
+        if since is None or since < self._journal_floor or since > now:
+            return now, None
+        journal = self._journal
+        uids: list[str] = []
+        for uid in reversed(journal):
+            if journal[uid] <= since:
+                break
+            uids.append(uid)
+        if len(uids) < len(journal):
+            self._journal = {uid: journal[uid] for uid in reversed(uids)}
+            self._journal_floor = max(self._journal_floor, since)
+        return now, uids
 
     @staticmethod
     def _index_add(index: dict[str, dict[str, None]], key: str, value: str) -> None:
@@ -268,6 +329,30 @@ class SimRuntime:
         return _View(ContainerState.RUNNING, started_at=started)
 
     def _status(self, c: _Container, now: int) -> ContainerStatus:
+        """The container's status at `now`, built once per state: between two writes a status only
+        changes at the container's start and exit instants, and the kubelet asks for it several
+        times per pod sync and relist. Callers share the returned object: they read it, never
+        change it (as they would not change a CRI response)."""
+        cached = c.status
+        if cached is not None and now < c.status_until:
+            return cached
+        status = self._build_status(c, now)
+        c.status = status
+        c.status_until = self._next_transition(c, now)
+        return status
+
+    def _next_transition(self, c: _Container, now: int) -> int:
+        """The first instant after `now` at which `_view(c)` may differ (no write in between)."""
+        if not c.start_called:
+            return _FOREVER
+        started = c.start_called + self._latency_ns
+        if now < started:
+            return started
+        if c.exit_after is not None and not c.stopped_at and now < started + c.exit_after:
+            return started + c.exit_after
+        return _FOREVER
+
+    def _build_status(self, c: _Container, now: int) -> ContainerStatus:
         v = self._view(c, now)
         return ContainerStatus(
             id=c.id,
@@ -288,6 +373,11 @@ class SimRuntime:
         )
 
     def _sandbox_status(self, s: _Sandbox) -> PodSandboxStatus:
+        if s.status is None:
+            s.status = self._build_sandbox_status(s)
+        return s.status
+
+    def _build_sandbox_status(self, s: _Sandbox) -> PodSandboxStatus:
         return PodSandboxStatus(
             id=s.id,
             name=s.name,
@@ -303,7 +393,7 @@ class SimRuntime:
 
     @staticmethod
     def _image_id(image: str) -> str:
-        return "sha256:" + hashlib.sha256(image.encode()).hexdigest()
+        return _image_id(image)
 
     # -- runtime
 
@@ -315,7 +405,7 @@ class SimRuntime:
         uid = config.labels.get(LABEL_POD_UID)
         if uid is not None:
             self._index_add(self._sandboxes_by_uid, uid, sandbox_id)
-        self._changed()
+        self._changed(uid)
         self._sandboxes[sandbox_id] = _Sandbox(
             id=sandbox_id,
             name=config.name,
@@ -338,8 +428,10 @@ class SimRuntime:
             c = self._containers[cid]
             if not c.stopped_at:
                 c.stopped_at = now
+                c.status = None
         sandbox.ready = False
-        self._changed()
+        sandbox.status = None
+        self._changed(sandbox.labels.get(LABEL_POD_UID))
         if sandbox.ip:
             self._free_ips.append(sandbox.ip)
 
@@ -354,7 +446,7 @@ class SimRuntime:
         uid = sandbox.labels.get(LABEL_POD_UID)
         if uid is not None:
             self._index_remove(self._sandboxes_by_uid, uid, sandbox_id)
-        self._changed()
+        self._changed(uid)
 
     async def pod_sandbox_status(self, sandbox_id: str) -> PodSandboxStatus:
         return self._sandbox_status(self._sandbox(sandbox_id))
@@ -392,7 +484,7 @@ class SimRuntime:
         uid = config.labels.get(LABEL_POD_UID)
         if uid is not None:
             self._index_add(self._containers_by_uid, uid, container_id)
-        self._changed()
+        self._changed(uid)
         log_path = f"{sandbox_id}/{config.log_path}" if config.log_path else ""
         self._containers[container_id] = _Container(
             id=container_id,
@@ -415,11 +507,13 @@ class SimRuntime:
         if c.start_called:
             raise RuntimeError_(f"container {c.name} was already started")
         c.start_called = self._clock()
+        c.status = None
         started = c.start_called + self._latency_ns
-        self._transition_at(started)
+        uid = c.labels.get(LABEL_POD_UID)
+        self._transition_at(started, uid)
         if c.exit_after is not None:
-            self._transition_at(started + c.exit_after)
-        self._changed()
+            self._transition_at(started + c.exit_after, uid)
+        self._changed(uid)
 
     async def stop_container(self, container_id: str, grace_period: int) -> None:
         c = self._containers.get(container_id)
@@ -427,7 +521,8 @@ class SimRuntime:
             return
         if self._view(c, self._clock()).state in (ContainerState.CREATED, ContainerState.RUNNING):
             c.stopped_at = self._clock()
-            self._changed()
+            c.status = None
+            self._changed(c.labels.get(LABEL_POD_UID))
 
     async def remove_container(self, container_id: str) -> None:
         c = self._containers.pop(container_id, None)
@@ -437,7 +532,7 @@ class SimRuntime:
         uid = c.labels.get(LABEL_POD_UID)
         if uid is not None:
             self._index_remove(self._containers_by_uid, uid, container_id)
-        self._changed()
+        self._changed(uid)
 
     async def container_status(self, container_id: str) -> ContainerStatus:
         return self._status(self._container(container_id), self._clock())
