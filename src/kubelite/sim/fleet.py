@@ -24,7 +24,6 @@ podCIDR (whose 10.42.0.0/16 holds only 256 nodes).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import ipaddress
 import logging
@@ -51,8 +50,6 @@ MAX_NODES = 2 ** (24 - POD_CIDR_BASE.prefixlen)
 #: nodes registering at once: a fleet joins at a bounded rate, so that registrations queue in the
 #: sim and not in the API server, where they would delay the Lease renewals of nodes already in
 JOIN_CONCURRENCY = 64
-#: seconds between two `gc.collect(); gc.freeze()` (see `SimFleet._gc_loop`)
-GC_FREEZE_PERIOD = 60.0
 #: Events the fleet's shared recorder may hold before it drops
 FLEET_EVENT_QUEUE = 50_000
 SIM_READINGS = Readings(memory_available_bytes=64 << 30, nodefs_available_fraction=0.9,
@@ -143,7 +140,6 @@ class SimFleet:
                                   status_period=STATUS_CHECK_INTERVAL, full_relist_period=c.full_relist_period)
         self.agents: dict[str, Agent] = {}
         self._started = False
-        self._gc_task: asyncio.Task[None] | None = None
 
     def node_name(self, index: int) -> str:
         return f"{self.config.name_prefix}{self.config.first_index + index}"
@@ -161,7 +157,6 @@ class SimFleet:
             await self.fanout.start()
             await self.nodes.start()
             self.ticker.start()
-            self._gc_task = asyncio.create_task(self._gc_loop(), name="sim-gc")
             self._started = True
         first = len(self.agents)
         if self.config.first_index + first + count > MAX_NODES:
@@ -208,14 +203,11 @@ class SimFleet:
         Python's full collections traverse all of them each time the survivors grew by a quarter,
         and at rest every Lease renewal leaves a survivor: a quarter of the idle fleet's CPU went
         into collections that found nothing. Frozen objects are still freed by reference counting;
-        only a reference cycle frozen before it became garbage is kept (a stopped node's leftovers)."""
+        a reference cycle frozen before it became garbage waits for the next full collection. Done
+        once after the nodes join; `kubelite.aio.run` (every kubelite command) freezes the survivors
+        every 30 s and collects everything every 10 minutes."""
         gc.collect()
         gc.freeze()
-
-    async def _gc_loop(self) -> None:
-        while True:
-            await asyncio.sleep(GC_FREEZE_PERIOD)
-            self.freeze_heap()
 
     def registered(self) -> int:
         """How many nodes have registered with the API server."""
@@ -236,11 +228,6 @@ class SimFleet:
         """Silence every node (no API writes), then the shared informer."""
         agents, self.agents = list(self.agents.values()), {}
         await self.ticker.stop()
-        if self._gc_task is not None:
-            self._gc_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._gc_task
-            self._gc_task = None
         await asyncio.gather(*(a.stop(remove_pods=False) for a in agents), return_exceptions=True)
         if self._started:
             await self.fanout.stop()
