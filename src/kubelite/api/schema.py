@@ -79,14 +79,41 @@ def unknown_fields(api_version: str, kind: str, obj: Any) -> list[str]:
     def_name = KIND_DEFS.get((api_version, kind))
     if def_name is None or not isinstance(obj, dict):
         return []
+    fields = _compiled(def_name)
+    if not _has_unknown(fields, obj):
+        return []  # the common case, found without building any path
     out: list[str] = []
-    _walk_def(def_name, obj, [], out)
+    _walk_fields(fields, obj, [], out)
     return out
 
 
-# The walk runs on every write (fieldValidation=Strict is the default), so it builds no path
-# strings on the way (`path` is a stack of segments, joined only for an unknown field), and each
-# definition's fields are compiled once into type nodes:
+def _has_unknown(fields: dict[str, _Node], value: Any) -> bool:
+    if type(value) is not dict:
+        return False
+    for key, child in value.items():
+        if key in fields:
+            node = fields[key]
+            if node is not None and child is not None and _node_has_unknown(node, child):
+                return True
+        elif not (isinstance(key, str) and key.startswith("$")):
+            return True
+    return False
+
+
+def _node_has_unknown(node: tuple[str, Any], value: Any) -> bool:
+    kind, inner = node
+    if kind == "def":
+        return _has_unknown(inner, value)
+    if kind == "[]":
+        return type(value) is list and any(item is not None and _node_has_unknown(inner, item) for item in value)
+    return type(value) is dict and any(item is not None and _node_has_unknown(inner, item)
+                                       for item in value.values())
+
+
+# The walk runs on every write (fieldValidation=Strict is the default), so a first pass only
+# answers "is anything unknown?" (no paths at all), and the second, run only when something is,
+# builds no path strings on the way (`path` is a stack of segments, joined only for an unknown
+# field). Each definition's fields are compiled once into type nodes:
 #   None (a leaf or free-form value), ("[]", node), ("{}", node) or ("def", fields),
 # where fields maps a field name to its node.
 _Node = tuple[str, Any] | None
@@ -112,10 +139,6 @@ def _compiled(def_name: str) -> dict[str, _Node]:
         for key, spec in DEFS[def_name][1].items():
             fields[key] = _node(spec[0])
     return fields
-
-
-def _walk_def(def_name: str, value: Any, path: list[str], out: list[str]) -> None:
-    _walk_fields(_compiled(def_name), value, path, out)
 
 
 def _walk_fields(fields: dict[str, _Node], value: Any, path: list[str], out: list[str]) -> None:
