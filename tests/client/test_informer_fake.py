@@ -172,3 +172,35 @@ async def test_wait_synced_times_out_when_the_server_never_answers() -> None:
         assert not inf.has_synced
     finally:
         await inf.stop()
+
+
+async def test_a_large_list_hands_the_event_loop_back_while_it_loads() -> None:
+    """Loading 100,000 pods must not take a process's loop for seconds (a sim fleet's Lease
+    renewals timed out that way): other tasks run between chunks of the list."""
+    import asyncio
+
+    from kubelite.client.informer import YIELD_EVERY
+
+    fake = FakeApiClient()
+    total = YIELD_EVERY * 6
+    for i in range(total):
+        fake.add(PODS, pod(f"p{i}"))
+    inf = Informer(fake, PODS)
+    seen: list[int] = []
+    done = False
+
+    async def other_work() -> None:
+        while not done:
+            seen.append(len(inf.store.keys()))
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(other_work())
+    await inf.start()
+    try:
+        assert await inf.wait_synced(30)
+        done = True
+        await other
+        assert len(inf.store.keys()) == total
+        assert any(0 < n < total for n in seen)  # ran while the cache was half loaded
+    finally:
+        await inf.stop()

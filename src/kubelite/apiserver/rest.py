@@ -257,12 +257,13 @@ def pinned_node_name(field_selector: str) -> str | None:
 MAX_WATCH_BUFFER = 16 * 1024 * 1024
 
 
-def _chunk_sink(transport: asyncio.BaseTransport | None) -> Callable[[bytes], bool]:
+def _chunk_sink(transport: asyncio.BaseTransport | None, who: str = "") -> Callable[[bytes], bool]:
     """Write already chunk-framed watch lines straight to the connection (see Watcher.sink).
 
     Synchronous on purpose: the watch cache writes one event to a thousand watchers without
     a task switch per watcher. Returns False when the connection is gone or the client reads
-    too slowly (its unsent bytes passed MAX_WATCH_BUFFER); the watcher is then closed.
+    too slowly (its unsent bytes passed MAX_WATCH_BUFFER); the watcher is then closed (`who`
+    names it in the log: the watch and the client's User-Agent).
     """
     # Duck-typed: uvloop's transports (kubelite.aio) do not subclass asyncio's classes.
     if transport is None or not hasattr(transport, "write") or not hasattr(transport, "get_write_buffer_size"):
@@ -273,7 +274,7 @@ def _chunk_sink(transport: asyncio.BaseTransport | None) -> Callable[[bytes], bo
         if tr.is_closing():
             return False
         if tr.get_write_buffer_size() > MAX_WATCH_BUFFER:
-            log.warning("dropping a watcher whose connection has %d unsent bytes", tr.get_write_buffer_size())
+            log.warning("dropping a watcher whose connection has %d unsent bytes: %s", tr.get_write_buffer_size(), who)
             return False
         tr.write(chunk)
         return True
@@ -659,7 +660,8 @@ class Rest:
         resp = web.StreamResponse(status=200, headers={"Content-Type": JSON, "Cache-Control": "no-cache"})
         resp.enable_chunked_encoding()
         await resp.prepare(request)  # (sends the headers: from here on the body is ours to write)
-        watcher.sink = _chunk_sink(request.transport)
+        watcher.sink = _chunk_sink(request.transport,
+                                   f"{request.path_qs} ({request.headers.get('User-Agent', 'no User-Agent')})")
         try:
             cache.add_watcher(watcher, initial=rv_param in ("", "0"))
         except CompactedError as e:

@@ -41,6 +41,9 @@ UpdateHandler = Callable[[dict[str, Any], dict[str, Any]], None]
 DeleteHandler = Callable[[dict[str, Any]], None]
 
 LIST_PAGE_SIZE = 500
+#: a (re-)list hands the event loop back after this many objects: loading 100,000 pods took the
+#: sim fleet's loop for seconds, long enough for its Lease renewals to time out
+YIELD_EVERY = 500
 
 
 @dataclass(slots=True)
@@ -206,25 +209,32 @@ class Informer:
             obj.setdefault("apiVersion", self.res.api_version)
             if transform is not None:
                 items[i] = transform(obj, self.store.get(object_key(obj)))
-        self._replace(items)
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)
+        await self._replace(items)
         self.list_count += 1
         self.last_resource_version = rv or None
         self._synced.set()
 
-    def _replace(self, items: list[dict[str, Any]]) -> None:
-        """Load a fresh list, announcing only what differs from the cache."""
+    async def _replace(self, items: list[dict[str, Any]]) -> None:
+        """Load a fresh list, announcing only what differs from the cache (handing the loop back
+        every YIELD_EVERY objects)."""
         fresh = {object_key(o): o for o in items}
-        for key in self.store.keys():
+        for i, key in enumerate(self.store.keys()):
             if key not in fresh:
                 old = self.store.delete(key)
                 if old is not None:
                     self._deleted(old)
-        for obj in fresh.values():
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)
+        for i, obj in enumerate(fresh.values()):
             old = self.store.add(obj)
             if old is None:
                 self._added(obj)
             elif _rv(old) != _rv(obj):
                 self._updated(old, obj)
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)
 
     async def _watch(self) -> None:
         timeout = random.randint(300, 600)

@@ -18,7 +18,7 @@ from kubelite.storage._check import (
     check_list_args,
     check_value,
 )
-from kubelite.storage._index import count_prefix, insert_key, page, remove_key
+from kubelite.storage._index import Keys, count_prefix, insert_key, page, remove_key
 from kubelite.storage.types import (
     CompactedError,
     ConflictError,
@@ -39,7 +39,7 @@ class MemoryStore:
         self._rev = INITIAL_REVISION
         self._compact_rev = 0
         self._latest: dict[str, KeyValue] = {}
-        self._keys: list[str] = []  # sorted keys of _latest
+        self._keys = Keys()  # sorted keys of _latest
         self._base: dict[str, KeyValue] = {}  # state as of _compact_rev
         self._log: list[Event] = []  # every event after _compact_rev, in order
         self._hub = WatchHub()
@@ -76,7 +76,7 @@ class MemoryStore:
                     state.pop(ev.key, None)
                 else:
                     state[ev.key] = KeyValue(ev.key, ev.value, ev.revision, ev.create_revision)
-            keys = sorted(state)
+            keys = Keys(state)
         items, more_after = page(state, keys, prefix, limit, start_after)
         return ListResult(items, revision or self._rev, more_after)
 

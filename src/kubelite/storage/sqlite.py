@@ -42,7 +42,7 @@ from kubelite.storage._check import (
     check_value,
     prefix_end,
 )
-from kubelite.storage._index import count_prefix, insert_key, page, remove_key
+from kubelite.storage._index import Keys, count_prefix, insert_key, page, remove_key
 from kubelite.storage.types import (
     CompactedError,
     ConflictError,
@@ -117,7 +117,7 @@ class SQLiteStore:
         self._rev = INITIAL_REVISION
         self._compact_rev = 0
         self._index: dict[str, KeyValue] = {}
-        self._keys: list[str] = []
+        self._keys = Keys()
         self._ring: deque[Event] = deque(maxlen=RING_SIZE)
         self._ring_floor = INITIAL_REVISION  # the ring holds every event after this revision
         self._hub = WatchHub()
@@ -191,7 +191,7 @@ class SQLiteStore:
             )
             for name, value, rev, crev in rows:
                 self._index[name] = KeyValue(name, value, rev, crev)
-            self._keys = list(self._index)
+            self._keys = Keys(self._index)
             self._windex = dict(self._index)
             self._rconn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._rconn.execute("PRAGMA query_only = 1")
