@@ -204,3 +204,40 @@ async def test_a_large_list_hands_the_event_loop_back_while_it_loads() -> None:
         assert any(0 < n < total for n in seen)  # ran while the cache was half loaded
     finally:
         await inf.stop()
+
+
+async def test_a_paged_list_whose_snapshot_expires_is_done_as_one_whole_list() -> None:
+    """A list of 100,000 pods on a busy server can outlast the store's history: its continue token
+    then answers 410. Starting over in pages fails the same way forever (a scale run's informers
+    did); the informer lists everything at once instead, as client-go's pager does."""
+    from kubelite.client.informer import LIST_PAGE_SIZE
+    from kubelite.client.rest import ApiError
+
+    class ExpiringPages(FakeApiClient):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[tuple[int | None, str | None]] = []
+
+        async def list(self, res: Any, namespace: str | None = None, **kw: Any) -> dict[str, Any]:
+            limit, token = kw.get("limit"), kw.get("continue_token")
+            self.calls.append((limit, token))
+            whole = await super().list(res, namespace, label_selector=kw.get("label_selector"),
+                                       field_selector=kw.get("field_selector"))
+            if not limit:
+                return whole
+            if token is not None:  # every continue token has expired by the time it is used
+                raise ApiError.make(410, "Expired", "The provided continue parameter is too old")
+            return {**whole, "items": whole["items"][:limit], "metadata": {**whole["metadata"], "continue": "c1"}}
+
+    fake = ExpiringPages()
+    total = LIST_PAGE_SIZE + 10
+    for i in range(total):
+        fake.add(PODS, pod(f"p{i}"))
+    inf = Informer(fake, PODS)
+    await inf.start()
+    try:
+        assert await inf.wait_synced(30)
+        assert len(inf.store.keys()) == total
+        assert fake.calls == [(LIST_PAGE_SIZE, None), (LIST_PAGE_SIZE, "c1"), (None, None)]
+    finally:
+        await inf.stop()

@@ -194,9 +194,20 @@ class Informer:
         items: list[dict[str, Any]] = []
         token: str | None = None
         while True:
-            page = await self.client.list(self.res, self.namespace, label_selector=self.label_selector,
-                                          field_selector=self.field_selector, limit=LIST_PAGE_SIZE,
-                                          continue_token=token)
+            try:
+                page = await self.client.list(self.res, self.namespace, label_selector=self.label_selector,
+                                              field_selector=self.field_selector, limit=LIST_PAGE_SIZE,
+                                              continue_token=token)
+            except ApiError as e:
+                if token is None or not is_gone(e):
+                    raise
+                # The pages' snapshot was compacted away while we read them (a list of 100,000 pods
+                # on a busy server outlasts the store's history): starting over in pages would fail
+                # the same way, so one whole list instead, as client-go's pager (FullListIfExpired).
+                log.info("%r: the paged list expired after %d objects; listing all at once", self, len(items))
+                items.clear()
+                page = await self.client.list(self.res, self.namespace, label_selector=self.label_selector,
+                                              field_selector=self.field_selector)
             items.extend(page.get("items") or [])
             meta = page.get("metadata") or {}
             token = meta.get("continue") or None
