@@ -276,13 +276,9 @@ class HttpPool:
                 try:
                     conn.send(data, body, streaming=False)
                     response = await conn.answer()
-                except ConnectionClosed:
-                    self._discard(conn)
-                    if reused and not conn.received and method in IDEMPOTENT and attempt == 0:
+                except BaseException as e:
+                    if self._failed(conn, e, reused, method, attempt):
                         continue
-                    raise
-                except BaseException:
-                    self._discard(conn)  # an exchange cut short leaves the connection in an unknown state
                     raise
                 self._release(conn)
                 return response
@@ -304,13 +300,9 @@ class HttpPool:
                 async with asyncio.timeout(read_timeout):
                     status, response_headers = await conn.head()
                 break
-            except ConnectionClosed:
-                self._discard(conn)
-                if reused and not conn.received and method in IDEMPOTENT and attempt == 0:
+            except BaseException as e:
+                if self._failed(conn, e, reused, method, attempt):
                     continue
-                raise
-            except BaseException:
-                self._discard(conn)
                 raise
         assert conn is not None
         try:
@@ -322,6 +314,14 @@ class HttpPool:
             self._release(conn)
         else:
             self._discard(conn)
+
+    def _failed(self, conn: _Connection, error: BaseException, reused: bool, method: str, attempt: int) -> bool:
+        """Drop the connection of a failed exchange (cut short, it is in an unknown state); whether
+        the request may be sent again on a new one: a reused connection found closed before any byte
+        of the answer, an idempotent method, the first attempt (module docstring)."""
+        self._discard(conn)
+        return (isinstance(error, ConnectionClosed) and reused and not conn.received and method in IDEMPOTENT
+                and attempt == 0)
 
     # -- the pool -------------------------------------------------------------------------------
 

@@ -25,10 +25,10 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kubelite.api.resources import PODS
 from kubelite.client.events import EventRecorder
@@ -68,6 +68,7 @@ from kubelite.runtime.types import (
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
+T = TypeVar("T")
 VANISHED_GRACE = 2
 CONFIG_RETRY = 5.0
 #: seconds between relists that list the runtime even when its change token says nothing changed
@@ -349,18 +350,14 @@ class PodManager:
             if changed:
                 await self._relist_pods(changed, token, cursor)
                 return
-        try:
-            async with asyncio.timeout(self.runtime_timeout):
-                sandboxes = await self.runtime.list_pod_sandboxes({S.LABEL_MANAGED: "true"})
-                containers = await self.runtime.list_containers(labels={S.LABEL_MANAGED: "true"})
-        except RuntimeError_ as err:
-            self._set_health(False, f"container runtime is down: {err}")
+        async def everything() -> tuple[list[PodSandboxStatus], list[ContainerStatus]]:
+            return (await self.runtime.list_pod_sandboxes({S.LABEL_MANAGED: "true"}),
+                    await self.runtime.list_containers(labels={S.LABEL_MANAGED: "true"}))
+
+        listed = await self._ask_runtime(everything)
+        if listed is None:
             return
-        except TimeoutError:
-            self._set_health(False, f"container runtime is not responding (no answer within {self.runtime_timeout:g}s)")
-            return
-        self._set_health(True, "")
-        new = _signatures(sandboxes, containers)
+        new = _signatures(*listed)
         for uid in set(new) | set(self._signatures):
             if new.get(uid) != self._signatures.get(uid):
                 self.workers.enqueue(uid)
@@ -368,22 +365,34 @@ class PodManager:
         self._relist_token = token
         self._journal_cursor = cursor
 
+    async def _ask_runtime(self, query: Callable[[], Awaitable[T]]) -> T | None:
+        """A relist's runtime query within `runtime_timeout`, and the runtime's health from how it
+        went: None when the runtime is down or silent (the node then reports it)."""
+        try:
+            async with asyncio.timeout(self.runtime_timeout):
+                answer = await query()
+        except RuntimeError_ as err:
+            self._set_health(False, f"container runtime is down: {err}")
+            return None
+        except TimeoutError:
+            self._set_health(False, f"container runtime is not responding (no answer within {self.runtime_timeout:g}s)")
+            return None
+        self._set_health(True, "")
+        return answer
+
     async def _relist_pods(self, uids: list[str], token: object, cursor: int) -> None:
         """The relist of a runtime that reported which pods changed: list those pods only (O(changes),
         not O(pods on the node)); enqueue each whose sandboxes or containers now differ."""
         managed = {S.LABEL_MANAGED: "true"}
-        try:
-            async with asyncio.timeout(self.runtime_timeout):
-                listed = [(uid, await self.runtime.list_pod_sandboxes({S.LABEL_POD_UID: uid, **managed}),
-                           await self.runtime.list_containers(labels={S.LABEL_POD_UID: uid, **managed}))
-                          for uid in uids]
-        except RuntimeError_ as err:
-            self._set_health(False, f"container runtime is down: {err}")
+
+        async def those() -> list[tuple[str, list[PodSandboxStatus], list[ContainerStatus]]]:
+            return [(uid, await self.runtime.list_pod_sandboxes({S.LABEL_POD_UID: uid, **managed}),
+                     await self.runtime.list_containers(labels={S.LABEL_POD_UID: uid, **managed}))
+                    for uid in uids]
+
+        listed = await self._ask_runtime(those)
+        if listed is None:
             return
-        except TimeoutError:
-            self._set_health(False, f"container runtime is not responding (no answer within {self.runtime_timeout:g}s)")
-            return
-        self._set_health(True, "")
         signatures = self._signatures
         for uid, sandboxes, containers in listed:
             new = _signatures(sandboxes, containers).get(uid)
