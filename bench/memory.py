@@ -28,18 +28,15 @@ from typing import Any
 
 import orjson
 import psutil
+from scale import log, running, wait_nodes_ready  # the scale bench's helpers (same directory)
 
-from kubelite.api.resources import DEPLOYMENTS, NAMESPACES, NODES, PODS
+from kubelite.api.resources import DEPLOYMENTS, NAMESPACES, PODS
 from kubelite.client.informer import Informer
 from kubelite.client.rest import ApiClient
 from kubelite.sim.harness import SimCluster
 
 CONTROLLERS = "replicaset,deployment,nodelifecycle,garbagecollector,namespace,serviceaccount,endpoints"
 NAMESPACE = "mem"
-
-
-def log(msg: str) -> None:
-    print(msg, flush=True)
 
 
 def load() -> str:
@@ -88,28 +85,6 @@ def deployment(name: str, replicas: int) -> dict[str, Any]:
     }
 
 
-def running(p: dict[str, Any]) -> bool:
-    return (p.get("status") or {}).get("phase") == "Running"
-
-
-def ready(node: dict[str, Any]) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (node.get("status") or {}).get("conditions") or [])
-
-
-async def wait_nodes(client: ApiClient, want: int, limit_s: float) -> None:
-    informer = Informer(client, NODES)
-    await informer.start()
-    t0 = time.monotonic()
-    try:
-        while sum(1 for n in informer.store.list() if ready(n)) < want:
-            if time.monotonic() - t0 > limit_s:
-                raise TimeoutError(f"nodes not Ready after {limit_s:.0f}s")
-            await asyncio.sleep(0.5)
-    finally:
-        await informer.stop()
-
-
 class RunningCounter:
     """Counts Running pods of the namespace from one informer (no polling LISTs)."""
 
@@ -148,7 +123,7 @@ async def cluster_run(args: argparse.Namespace) -> list[bytes]:
     client = ApiClient.from_kubeconfig(str(cluster.kubeconfig))
     try:
         cluster.start_sim(args.nodes, extra=["--pods", str(args.pods_per_node), "--lease-interval", "10s"])
-        await wait_nodes(client, args.nodes, limit_s=300)
+        await wait_nodes_ready(client, args.nodes, "sim-", limit_s=300)
         await asyncio.sleep(3)
         await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
         counter = RunningCounter(client)
@@ -158,14 +133,13 @@ async def cluster_run(args: argparse.Namespace) -> list[bytes]:
         log(f"{args.nodes} nodes Ready; RSS: {rss_line(base)} ({load()})")
         half = args.pods // 2
         snaps = [base]
-        for step, (first, count) in enumerate(((0, half), (half, args.pods - half))):
+        for first, count in ((0, half), (half, args.pods - half)):
             await create_pods(client, first // args.per_deployment, count, args.per_deployment)
             elapsed = await counter.wait(first + count, limit_s=max(600, args.pods / 10))
             await asyncio.sleep(args.settle)  # late status writes, events, the sim's periodic gc
             snap = snapshot(cluster)
             snaps.append(snap)
             log(f"{first + count} pods Running ({elapsed:.1f}s for this half); RSS: {rss_line(snap)} ({load()})")
-            del step
         mid, end = snaps[1], snaps[2]
         n = args.pods - half
         log(f"marginal memory per pod (RSS at {args.pods} - RSS at {half}) / {n}:")

@@ -4,27 +4,17 @@ was: a node's bound pods still count against it while their status changes."""
 
 from __future__ import annotations
 
-import asyncio
 import random
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from client.waiting import eventually
 
 from kubelite.api.resources import NODES, PODS
 from kubelite.client.compact import Compactor
 from kubelite.client.fake import FakeApiClient
 from kubelite.scheduler.scheduler import Scheduler
 from scheduler.builders import make_node, make_pod
-
-
-async def eventually(cond: Callable[[], bool], what: str, limit: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for: {what}")
-        await asyncio.sleep(0.01)
 
 
 class Quiet:
@@ -65,10 +55,10 @@ async def test_bound_pods_count_against_their_node_with_or_without_compaction(
         await fake.patch(PODS, "web-0", {"status": {"podIP": "10.42.0.9"}}, "default", subresource="status")
         await fake.create(PODS, make_pod("big", cpu="1"), "default")
         await eventually(lambda: (fake.object(PODS, "big", "default") or {}).get("spec", {}).get("nodeName") == "n2",
-                         "the 1-cpu pod bound to the only node with room")
+                         what="the 1-cpu pod bound to the only node with room")
         await fake.create(PODS, make_pod("small", cpu="500m"), "default")
         await eventually(lambda: (fake.object(PODS, "small", "default") or {}).get("spec", {}).get("nodeName") == "n1",
-                         "the 500m pod bound to n1")
+                         what="the 500m pod bound to n1")
         if compact == "1":
             assert isinstance(s.informers.transform, Compactor) and s.informers.transform.verify() == 0
     finally:

@@ -7,7 +7,8 @@ from typing import Any
 
 import orjson
 
-from kubelite.sim.fanout import _compact
+from kubelite.client.fake import FakeApiClient
+from kubelite.sim.fanout import PodFanout
 
 
 def pod(phase: str, rv: str) -> dict[str, Any]:
@@ -25,6 +26,12 @@ def pod_literal(phase: str, rv: str) -> dict[str, Any]:
 
 
 def test_a_compacted_pod_says_what_the_api_said_and_shares_what_did_not_change() -> None:
+    transform = PodFanout(FakeApiClient()).informer.transform  # what the fleet's pod cache runs
+    assert transform is not None
+
+    def _compact(new: dict[str, Any], old: dict[str, Any] | None) -> None:
+        assert transform(new, old) is new  # compacted in place
+
     first = pod("Pending", "10")
     _compact(first, None)
     assert first == pod("Pending", "10")

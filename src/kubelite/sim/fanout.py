@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from kubelite.api.resources import LEASES, NODES, PODS, Resource
-from kubelite.client.compact import Compactor, Transform, process_compactor
+from kubelite.client.compact import Transform, process_compactor
 from kubelite.client.informer import Informer
 from kubelite.client.lister import index_by_node_name
 from kubelite.client.rest import ApiClient, WatchEvent
@@ -39,16 +39,6 @@ NODE_INDEX = "spec.nodeName"
 
 def _node_of(pod: Obj) -> str:
     return str((pod.get("spec") or {}).get("nodeName") or "")
-
-
-#: what `_compact` uses (PodFanout has its own Compactor)
-_COMPACTOR = Compactor()
-
-
-def _compact(new: Obj, old: Obj | None) -> None:
-    """Compact the pod `new` in place, sharing with `old` (the version it replaces) and with pods
-    compacted before: kubelite.client.compact, kept under the name the fleet's tests know."""
-    _COMPACTOR.compact(new, old)
 
 
 class PodFanout:
