@@ -18,11 +18,10 @@ import asyncio
 import logging
 from typing import Any
 
-from aiohttp import web
-
 from kubelite.api.resources import NODES, PODS
 from kubelite.apiserver import errors, objects
 from kubelite.apiserver.errors import ApiError
+from kubelite.apiserver.http import Answer, Request
 from kubelite.apiserver.watchcache import decode
 
 log = logging.getLogger(__name__)
@@ -71,7 +70,7 @@ class MetricsApi:
         self.rest = rest
         self.proxy = proxy
 
-    async def handle(self, request: web.Request, path: str) -> web.Response:
+    async def handle(self, request: Request, path: str) -> Answer:
         if request.method != "GET":
             raise errors.method_not_allowed()
         if request.query.get("watch") in ("true", "1"):
@@ -109,7 +108,7 @@ class MetricsApi:
         docs = await asyncio.gather(*(one(n) for n in nodes))
         return {n["metadata"]["name"]: d for n, d in zip(nodes, docs, strict=True) if d is not None}
 
-    async def node_metrics(self, request: web.Request, name: str | None) -> list[dict[str, Any]]:
+    async def node_metrics(self, request: Request, name: str | None) -> list[dict[str, Any]]:
         nodes = await self._stored(NODES, None)
         if name is not None:
             nodes = [n for n in nodes if n["metadata"].get("name") == name]
@@ -130,7 +129,7 @@ class MetricsApi:
                         "window": WINDOW, "usage": usage})
         return out
 
-    async def pod_metrics(self, request: web.Request, ns: str | None, name: str | None) -> list[dict[str, Any]]:
+    async def pod_metrics(self, request: Request, ns: str | None, name: str | None) -> list[dict[str, Any]]:
         pods = await self._stored(PODS, ns)
         if name is not None:
             pods = [p for p in pods if p["metadata"].get("name") == name]
@@ -173,7 +172,7 @@ def _meta(meta: dict[str, Any], ns: str | None) -> dict[str, Any]:
 
 
 def objects_response(items: list[dict[str, Any]], kind: str, name: str | None,
-                     shown: str | None = None) -> web.Response:
+                     shown: str | None = None) -> Answer:
     from kubelite.apiserver.rest import json_response
 
     if name is not None:

@@ -26,6 +26,7 @@ from aiohttp import web
 from kubelite.api.resources import NODES, PODS
 from kubelite.apiserver import errors
 from kubelite.apiserver.errors import ApiError
+from kubelite.apiserver.http import Answer, Reply, Request, open_stream
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class KubeletProxy:
             raise errors.unavailable(f"no kubelet endpoint for node {node_name}: node not found") from e
         return kubelet_base(node), container, pod
 
-    async def handle(self, request: web.Request, ns: str, name: str, sub: str) -> web.StreamResponse:
+    async def handle(self, request: Request, ns: str, name: str, sub: str) -> Reply:
         q = request.query
         if sub == "log":
             base, container, _ = await self._target(ns, name, q.get("container"))
@@ -142,7 +143,7 @@ class KubeletProxy:
             return await self._websocket(request, url, [(k, v) for k, v in q.items() if k == "ports"])
         raise errors.method_not_allowed()
 
-    async def _stream(self, request: web.Request, url: str, params: list[tuple[str, str]]) -> web.StreamResponse:
+    async def _stream(self, request: Request, url: str, params: list[tuple[str, str]]) -> Reply:
         try:
             upstream = await self.session().get(url, params=params, ssl=self.ssl, headers=self.headers)
         except (aiohttp.ClientError, OSError) as e:
@@ -152,22 +153,22 @@ class KubeletProxy:
                 body = await upstream.read()
                 ctype = upstream.headers.get("Content-Type", "")
                 if ctype.startswith("application/json"):
-                    return web.Response(status=upstream.status, body=body, content_type="application/json")
+                    return Answer(body, upstream.status)
                 raise ApiError(upstream.status if upstream.status >= 400 else 502, "BadRequest" if
                                upstream.status == 400 else "InternalError", body.decode(errors="replace").strip())
-            resp = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
-            resp.enable_chunked_encoding()
-            await resp.prepare(request)
+            resp = await open_stream(request, {"Content-Type": "text/plain"})
             async for chunk in upstream.content.iter_any():
                 await resp.write(chunk)
             return resp
         finally:
             upstream.release()
 
-    async def _websocket(self, request: web.Request, url: str, params: list[tuple[str, str]]) -> web.StreamResponse:
+    async def _websocket(self, request: Request, url: str, params: list[tuple[str, str]]) -> Reply:
         if request.headers.get("Upgrade", "").lower() != "websocket":
             raise errors.bad_request("this server proxies exec, attach and port-forward over WebSocket only; "
                                      "SPDY upgrades are not supported")
+        if request.aiohttp is None:  # (an upgrade that was not the first request of its connection)
+            raise errors.bad_request("a WebSocket upgrade must be the first request on its connection")
         offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         try:
             upstream = await self.session().ws_connect(url.replace("https://", "wss://", 1), params=params,
@@ -181,7 +182,7 @@ class KubeletProxy:
             raise errors.unavailable(f"error dialing kubelet: {e}") from e
         ws = web.WebSocketResponse(protocols=[upstream.protocol] if upstream.protocol else (), autoping=True,
                                    max_msg_size=0)
-        await ws.prepare(request)
+        await ws.prepare(request.aiohttp)
 
         async def pump(src: Any, dst: Any) -> None:
             async for msg in src:

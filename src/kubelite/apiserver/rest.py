@@ -22,7 +22,6 @@ from typing import Any, NamedTuple
 
 import orjson
 import yaml
-from aiohttp import web
 from multidict import CIMultiDict
 
 from kubelite.api.resources import NAMESPACES, PODS, SERVICES, Resource, lookup
@@ -30,6 +29,7 @@ from kubelite.apiserver import adapters, errors, objects
 from kubelite.apiserver import protobuf as pb
 from kubelite.apiserver.allocator import AllocationError, ServiceAllocator
 from kubelite.apiserver.errors import ApiError
+from kubelite.apiserver.http import Answer, Reply, Request, open_stream
 from kubelite.apiserver.watchcache import Entry, WatchCache, Watcher, decode, with_rv
 from kubelite.storage import (
     CompactedError,
@@ -96,11 +96,11 @@ def write_options(q: Any, default_manager: str) -> Options:
 
 
 #: where the server keeps the authenticated user (server.User) on the request
-USER_KEY: web.RequestKey[Any] = web.RequestKey("kubelite.user", object)
+USER_KEY = "kubelite.user"
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
 
-def request_options(request: web.Request) -> Options:
+def request_options(request: Request) -> Options:
     """write_options for a request, with the authenticated user (set by the server) filled in."""
     opts = write_options(request.query, "")
     user = request.get(USER_KEY)
@@ -165,8 +165,8 @@ def dumps(obj: Any) -> bytes:
     return orjson.dumps(obj)
 
 
-def json_response(obj: Any, status: int = 200, headers: Any = None) -> web.Response:
-    return web.Response(body=orjson.dumps(obj), status=status, content_type=JSON, headers=headers)
+def json_response(obj: Any, status: int = 200, headers: Any = None) -> Answer:
+    return Answer(orjson.dumps(obj), status, JSON, headers)
 
 
 def encode_value(obj: dict[str, Any]) -> bytes:
@@ -306,7 +306,7 @@ class Rest:
 
     def __init__(self, store: Store, caches: dict[str, WatchCache], allocator: ServiceAllocator,
                  bookmark_interval: float = 5.0, on_watch: Callable[[int], None] | None = None,
-                 proxy: Callable[[web.Request, Target, dict[str, Any]], Awaitable[web.StreamResponse]] | None = None,
+                 proxy: Callable[[Request, Target, dict[str, Any]], Awaitable[Reply]] | None = None,
                  ) -> None:
         self.store = store
         self.caches = caches
@@ -340,13 +340,13 @@ class Rest:
     def key(self, res: Resource, ns: str | None, name: str) -> str:
         return objects.storage_resource(res).storage_key(ns, name)
 
-    async def read_body(self, request: web.Request) -> bytes:
-        if request.content_length is not None and request.content_length > MAX_BODY:
+    async def read_body(self, request: Request) -> bytes:
+        if request.body_too_large or (request.content_length is not None and request.content_length > MAX_BODY):
             raise errors.too_large(MAX_BODY)
-        try:
-            return await request.read()
-        except web.HTTPRequestEntityTooLarge as e:
-            raise errors.too_large(MAX_BODY) from e
+        body = await request.read()
+        if len(body) > MAX_BODY:
+            raise errors.too_large(MAX_BODY)
+        return body
 
     def decode_body(self, body: bytes, content_type: str, allowed: tuple[str, ...] | None = None) -> Any:
         ct = content_type.split(";")[0].strip().lower()
@@ -432,7 +432,7 @@ class Rest:
         opts.warnings.extend(f'unknown field "{f}"' for f in unknown)
 
     # ----------------------------------------------------------------- reads
-    async def get(self, request: web.Request, t: Target) -> web.StreamResponse:
+    async def get(self, request: Request, t: Target) -> Reply:
         assert t.name is not None
         obj = await self.get_object(t.res, t.namespace, t.name)
         if t.sub == "scale":
@@ -495,7 +495,7 @@ class Rest:
         matches are decoded."""
         return cache.snapshot(namespace, node, label_match, field_match, self.fields_fn(res))
 
-    async def list_or_watch(self, request: web.Request, t: Target) -> web.StreamResponse:
+    async def list_or_watch(self, request: Request, t: Target) -> Reply:
         q = request.query
         if q.get("watch") in ("true", "1") or "/watch/" in request.path:
             return await self.watch(request, t)
@@ -543,7 +543,7 @@ class Rest:
         items = b"[" + b",".join(raw) + b"]" if raw is not None else orjson.dumps(objs)
         body = b"".join((b'{"kind":', orjson.dumps(t.res.list_kind), b',"apiVersion":', orjson.dumps(t.res.api_version),
                          b',"metadata":', orjson.dumps(meta), b',"items":', items, b"}"))
-        return web.Response(body=body, content_type=JSON)
+        return Answer(body)
 
     async def _list_store(self, t: Target, prefix: str, limit: int, rv_param: str, cont: str, label_match: Any,
                           field_match: Any, plain: bool,
@@ -627,7 +627,7 @@ class Rest:
             return b'{"type":"' + type_.encode() + b'","object":' + entry.json() + b"}\n"
         return enc_json
 
-    async def watch(self, request: web.Request, t: Target) -> web.StreamResponse:
+    async def watch(self, request: Request, t: Target) -> Reply:
         q = request.query
         cache = self.cache_for(t.res)
         if cache is None:
@@ -657,10 +657,9 @@ class Rest:
                           fields_of=self.fields_fn(t.res), encode=self._encoder(t.res, fmt, include),
                           format_key=format_key, after=after, bookmarks=bookmarks, group_key=group_key,
                           index_value=pinned_node_name(q.get("fieldSelector", "")) if t.res is PODS else None)
-        resp = web.StreamResponse(status=200, headers={"Content-Type": JSON, "Cache-Control": "no-cache"})
-        resp.enable_chunked_encoding()
-        await resp.prepare(request)  # (sends the headers: from here on the body is ours to write)
-        watcher.sink = _chunk_sink(request.transport,
+        # (sends the head: from here on the body is ours to write)
+        resp = await open_stream(request, {"Content-Type": JSON, "Cache-Control": "no-cache"})
+        watcher.sink = _chunk_sink(resp.transport,
                                    f"{request.path_qs} ({request.headers.get('User-Agent', 'no User-Agent')})")
         try:
             cache.add_watcher(watcher, initial=rv_param in ("", "0"))
@@ -698,7 +697,7 @@ class Rest:
         return resp
 
     # ----------------------------------------------------------------- create
-    async def create(self, request: web.Request, t: Target) -> web.StreamResponse:
+    async def create(self, request: Request, t: Target) -> Reply:
         body = await self.read_body(request)
         obj = self.decode_object(body, request.headers.get("Content-Type", ""))
         opts = request_options(request)
@@ -1005,7 +1004,7 @@ class Rest:
         return set_rv(new, rev)
 
     # ----------------------------------------------------------------- PUT
-    async def update(self, request: web.Request, t: Target) -> web.StreamResponse:
+    async def update(self, request: Request, t: Target) -> Reply:
         assert t.name is not None
         body = await self.read_body(request)
         obj = self.decode_object(body, request.headers.get("Content-Type", ""))
@@ -1034,7 +1033,7 @@ class Rest:
         return json_response(result, 200, headers)
 
     # ----------------------------------------------------------------- PATCH
-    async def patch(self, request: web.Request, t: Target) -> web.StreamResponse:
+    async def patch(self, request: Request, t: Target) -> Reply:
         assert t.name is not None
         ct = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if ct not in PATCH_TYPES:
@@ -1167,7 +1166,7 @@ class Rest:
         return self.scale_of(t.res, obj)
 
     # ----------------------------------------------------------------- DELETE
-    async def delete_options(self, request: web.Request) -> dict[str, Any]:
+    async def delete_options(self, request: Request) -> dict[str, Any]:
         body = await self.read_body(request)
         opts: dict[str, Any] = {}
         if body.strip():
@@ -1188,7 +1187,7 @@ class Rest:
             opts["orphanDependents"] = q["orphanDependents"] in ("true", "1")
         return opts
 
-    async def delete(self, request: web.Request, t: Target) -> web.StreamResponse:
+    async def delete(self, request: Request, t: Target) -> Reply:
         assert t.name is not None
         if t.sub is not None:
             raise errors.method_not_allowed()
@@ -1280,7 +1279,7 @@ class Rest:
             return objects.to_external(res, set_rv(obj, deleted.mod_revision))
         raise errors.conflict(res, name, "too many concurrent writers; try again")
 
-    async def delete_collection(self, request: web.Request, t: Target) -> web.StreamResponse:
+    async def delete_collection(self, request: Request, t: Target) -> Reply:
         if "deletecollection" not in t.res.verbs:
             raise errors.method_not_allowed()
         options = await self.delete_options(request)
@@ -1302,7 +1301,7 @@ class Rest:
                               "items": out})
 
     # ----------------------------------------------------------------- POST subresources
-    async def post_sub(self, request: web.Request, t: Target) -> web.StreamResponse:
+    async def post_sub(self, request: Request, t: Target) -> Reply:
         assert t.name is not None
         body = await self.read_body(request)
         obj = self.decode_object(body, request.headers.get("Content-Type", "")) if body.strip() else {}
@@ -1320,7 +1319,7 @@ class Rest:
                                   "code": 201}, 201)
         raise errors.method_not_allowed()
 
-    async def bind(self, ns: str | None, name: str, binding: dict[str, Any]) -> web.StreamResponse:
+    async def bind(self, ns: str | None, name: str, binding: dict[str, Any]) -> Reply:
         target = binding.get("target") or {}
         node = target.get("name") if isinstance(target, dict) else None
         if not node:
@@ -1373,7 +1372,7 @@ class Rest:
             return set_rv(new, rev)
         raise errors.conflict(res, name)
 
-    async def binding_resource(self, request: web.Request, t: Target) -> web.StreamResponse:
+    async def binding_resource(self, request: Request, t: Target) -> Reply:
         """POST /api/v1/namespaces/ns/bindings (the older form of pods/binding)."""
         body = await self.read_body(request)
         obj = self.decode_object(body, request.headers.get("Content-Type", ""))

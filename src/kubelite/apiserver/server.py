@@ -37,6 +37,7 @@ from kubelite.apiserver import adapters, discovery, errors, metricsapi, objects
 from kubelite.apiserver.allocator import ServiceAllocator
 from kubelite.apiserver.certs import KUBERNETES_SERVICE_IP, Identity, ensure_identity, write_kubeconfig
 from kubelite.apiserver.errors import ApiError
+from kubelite.apiserver.http import Answer, HttpServer, Reply, Request, Stream
 from kubelite.apiserver.metrics import Metrics, TimedStore
 from kubelite.apiserver.metricsapi import MetricsApi
 from kubelite.apiserver.priority import RETRY_AFTER_SECONDS, FlowControl, FlowControlConfig
@@ -111,6 +112,7 @@ class ApiServer:
         self.proxy: KubeletProxy | None = None
         self.metrics_api: MetricsApi | None = None
         self.runner: web.BaseRunner | None = None
+        self.http: HttpServer | None = None
         self.port = config.port
         self._post_tasks: list[asyncio.Task[None]] = []
         self._owns_store = config.store is None
@@ -176,8 +178,8 @@ class ApiServer:
         await self._bootstrap()
         self._discovery = discovery.DiscoveryCache(f"{cfg.advertise_host or cfg.bind_address}:{self.port}")
 
-        # aiohttp's low-level server: every path goes to `handle`, which routes by itself, so the
-        # Application's router, match info and middleware chain were pure per-request overhead.
+        # kubelite's own HTTP server (apiserver/http.py) on every listener; aiohttp's low-level
+        # server takes the connections that upgrade (exec, attach, port-forward over WebSocket).
         loop = asyncio.get_running_loop()
 
         def make_request(message: Any, payload: Any, protocol: Any, writer: Any,
@@ -185,15 +187,15 @@ class ApiServer:
             return web.BaseRequest(message, payload, protocol, writer, task, loop,
                                    client_max_size=MAX_BODY + 1024)
 
-        lowlevel = web.Server(self._serve, request_factory=make_request, access_log=None,  # type: ignore[arg-type]
+        lowlevel = web.Server(self._serve_upgraded, request_factory=make_request, access_log=None,  # type: ignore[arg-type]
                               max_field_size=65536)
         self.runner = web.ServerRunner(lowlevel, handle_signals=False, shutdown_timeout=1.0)
         await self.runner.setup()
+        self.http = HttpServer(self.handle, lowlevel)
         # the local socket and its kubeconfig first: whoever sees HTTPS answer finds both ready
         local_url = await self._listen_local()
         await asyncio.to_thread(write_kubeconfig, self.identity, local_url or self.url, self.local_kubeconfig)
-        site = web.SockSite(self.runner, sock, ssl_context=self._ssl_context())
-        await site.start()
+        await self.http.listen(sock, self._ssl_context())
         self.ready.set()
         log.info("kubelite apiserver listening on %s%s (datastore %s)", self.url,
                  f" and {local_url}" if local_url else "", cfg.datastore or "sqlite")
@@ -209,7 +211,6 @@ class ApiServer:
         if len(str(path).encode()) > MAX_UNIX_PATH:
             log.warning("%s is too long for a unix socket: local components use HTTPS", path)
             return None
-        assert self.runner is not None
         with contextlib.suppress(FileNotFoundError):
             path.unlink()  # left by a server that died: nothing listens on it any more
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -218,7 +219,8 @@ class ApiServer:
             os.chmod(path, 0o600)  # before listen(): nobody else can connect in between
             sock.listen(1024)
             sock.setblocking(False)
-            await web.SockSite(self.runner, sock).start()
+            assert self.http is not None
+            await self.http.listen(sock)
         except OSError as e:
             sock.close()
             log.warning("cannot listen on %s (%s): local components use HTTPS", path, e)
@@ -242,6 +244,8 @@ class ApiServer:
                 await t
         for c in self.caches.values():
             await c.stop()
+        if self.http is not None:
+            await self.http.close()
         if self.runner is not None:
             await self.runner.cleanup()
         if self._listening_local:
@@ -344,7 +348,7 @@ class ApiServer:
             log.warning("bootstrap of %s default/%s: %s", res.plural, meta["name"], e)
 
     # ------------------------------------------------------------------ requests
-    def authenticate(self, request: web.Request) -> User | None:
+    def authenticate(self, request: Request) -> User | None:
         assert self.identity is not None
         auth = request.headers.get("Authorization", "")
         if auth.startswith("Bearer "):
@@ -367,9 +371,9 @@ class ApiServer:
                 return User(cn, (*orgs, "system:authenticated"))
         return None
 
-    async def _serve(self, request: web.Request) -> web.StreamResponse:
-        """The low-level server's entry: `Expect: 100-continue` (curl sends it for bodies over
-        1 KiB) as aiohttp's router would answer it, then `handle`."""
+    async def _serve_upgraded(self, request: web.BaseRequest) -> web.StreamResponse:
+        """aiohttp's entry, for connections handed to it (upgrades): `Expect: 100-continue` as
+        its router would answer it, then `handle`; the connection closes after this request."""
         expect = request.headers.get("Expect")
         if expect is not None:
             if expect.lower() != "100-continue":
@@ -377,9 +381,19 @@ class ApiServer:
             if request.version >= (1, 1):
                 await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 request.writer.output_size = 0
-        return await self.handle(request)
+        reply = await self.handle(await Request.from_aiohttp(request))
+        if isinstance(reply, Answer):
+            resp: web.StreamResponse = reply.to_aiohttp()
+        elif isinstance(reply, Stream):
+            assert reply.aiohttp_response is not None
+            resp = reply.aiohttp_response
+        else:
+            resp = reply
+        if not resp.prepared:
+            resp.force_close()
+        return resp
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: Request) -> Reply:
         start = time.perf_counter()
         verb, resource = request.method.lower(), ""
         try:
@@ -418,7 +432,7 @@ class ApiServer:
         return resp
 
     @staticmethod
-    def _verb(request: web.Request, t: Target) -> str:
+    def _verb(request: Request, t: Target) -> str:
         m = request.method
         if m == "GET":
             if request.query.get("watch") in ("true", "1") or "/watch/" in request.path:
@@ -427,13 +441,13 @@ class ApiServer:
         return {"POST": "create", "PUT": "update", "PATCH": "patch",
                 "DELETE": "delete" if t.name else "deletecollection"}.get(m, m.lower())
 
-    async def handle_public(self, request: web.Request, path: str) -> web.StreamResponse:
+    async def handle_public(self, request: Request, path: str) -> Reply:
         assert self._discovery is not None
         if path.startswith("/version"):
             return web.Response(body=self._discovery.version, content_type=JSON)
         return web.Response(text="ok", content_type="text/plain")
 
-    async def handle_nonresource(self, request: web.Request, path: str, user: User) -> web.StreamResponse:
+    async def handle_nonresource(self, request: Request, path: str, user: User) -> Reply:
         d = self._discovery
         assert d is not None
         path = path.rstrip("/") or "/"
@@ -483,7 +497,7 @@ class ApiServer:
     def _looks_like_resource(path: str) -> bool:
         return path.startswith(("/api/", "/apis/"))
 
-    async def _ssar(self, request: web.Request) -> web.StreamResponse:
+    async def _ssar(self, request: Request) -> Reply:
         assert self.rest is not None
         body = await self.rest.read_body(request)
         review: dict[str, Any] = {}
@@ -495,7 +509,7 @@ class ApiServer:
                               "status": {"allowed": True, "reason": "kubelite allows every authenticated user"}},
                              201)
 
-    async def handle_resource(self, request: web.Request, t: Target, verb: str) -> web.StreamResponse:
+    async def handle_resource(self, request: Request, t: Target, verb: str) -> Reply:
         rest = self.rest
         assert rest is not None and self.proxy is not None
         res: Resource = t.res
