@@ -22,8 +22,10 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -306,7 +308,11 @@ async def pods_running(backend: str, nodes: int, pods: int, kill: int, max_pods:
         before, counts0 = histograms(text0), request_counts(text0)
         procs = cluster.processes()
         cpu0 = {name: cpu_seconds(p) for name, p in procs.items()}
-        elapsed = await run_pods(client, "scale", pods, 1000, limit_s=max(600, pods / 20))
+        try:
+            elapsed = await run_pods(client, "scale", pods, 1000, limit_s=max(600, pods / 20))
+        except (TimeoutError, AssertionError):
+            keep_logs(cluster)
+            raise
         text1 = await metrics_text(client)
         after, counts1 = histograms(text1), request_counts(text1)
         cpu = {name: cpu_seconds(p) - cpu0[name] for name, p in procs.items() if p.is_running()}
@@ -324,6 +330,18 @@ async def pods_running(backend: str, nodes: int, pods: int, kill: int, max_pods:
     finally:
         await client.close()
         stop_cluster(cluster, etcd)
+
+
+def keep_logs(cluster: SimCluster) -> None:
+    """Copy a failed run's logs (every component's, the server's) out of the cluster's data dir,
+    which is removed when the cluster stops, and print their warnings' last lines."""
+    kept = Path(tempfile.mkdtemp(prefix="kubelite-scale-failed-"))
+    for path in cluster.data_dir.glob("*.log"):
+        shutil.copy(path, kept / path.name)
+        lines = [line for line in path.read_text(errors="replace").splitlines() if "WARNING" in line or "ERROR" in line]
+        for line in lines[-5:]:
+            log(f"    {path.stem}: {line[:300]}")
+    log(f"    logs kept in {kept}")
 
 
 async def kill_nodes(backend: str, cluster: SimCluster, client: ApiClient, first: int, kill: int,

@@ -107,21 +107,46 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return merge_patch_into(result, patch)
 
 
-def merge_patch_into(target: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+def merge_patch_into(target: dict[str, Any], patch: Mapping[str, Any], copy_values: bool = True) -> dict[str, Any]:
     """`merge_patch` that updates `target` in place (and returns it): no copy of the target.
 
     For callers that own a private copy already (the apiserver decodes the stored object
-    afresh for every write). Only the patch's values are copied, so `patch` stays untouched.
+    afresh for every write). The patch's values are copied, so `patch` stays untouched, unless
+    `copy_values` is False: then they are moved into `target` as they are, for a caller that
+    owns the patch too and uses it once (a kubelet's status PATCH carries whole condition and
+    container status lists; copying them was most of the merge's cost).
     """
     for key, value in patch.items():
         if value is None:
             target.pop(key, None)
         elif isinstance(value, Mapping):
             cur = target.get(key)
-            target[key] = merge_patch_into(cur if isinstance(cur, dict) else {}, value)
+            target[key] = merge_patch_into(cur if isinstance(cur, dict) else {}, value, copy_values)
         else:
-            target[key] = clone(value)
+            target[key] = clone(value) if copy_values else value
     return target
+
+
+def merge_patch_shared(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """`merge_patch` that leaves `target` untouched without copying it: the result is new along
+    the patch's paths only (one shallow copy per patched map) and shares every other part with
+    `target`. The patch's values are moved in uncopied, so the caller owns `patch` and uses it
+    once, and neither the result nor `target` may be changed in place afterwards.
+
+    Why: a kubelet's status PATCH touches `status` only; the apiserver needs the stored pod and
+    the patched one side by side, and decoding the stored pod a second time to have a private
+    copy to patch was a visible part of the write's cost.
+    """
+    out = dict(target)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, Mapping):
+            cur = out.get(key)
+            out[key] = merge_patch_shared(cur if isinstance(cur, Mapping) else {}, value)
+        else:
+            out[key] = value
+    return out
 
 
 def merge_patch_diff(original: Any, modified: Any) -> Any:

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from kubelite.api import resources
 from kubelite.api.quantity import QuantityError, parse_quantity
 
@@ -589,7 +591,39 @@ def _validate_volumes(v: _V, spec: Obj, path: str) -> set[str]:
     return names
 
 
+#: pod specs known to be valid, by their JSON (with the path and the restart policies they were
+#: checked with): the pods of one ReplicaSet share one spec, and checking it again for each of
+#: 10,000 pods was most of a pod create's validation. The check is a pure function of these, so a
+#: known-valid spec is valid again. Bounded (cleared when full); invalid specs are never kept.
+_VALID_SPECS: set[tuple[bytes, str, tuple[str, ...]]] = set()
+_VALID_SPECS_MAX = 1024
+
+
+def _spec_memo_key(spec: Obj, path: str, restart_policies: tuple[str, ...]) -> tuple[bytes, str, tuple[str, ...]] | None:
+    """The memo key of a spec, or None when its JSON would not tell it apart from another spec:
+    orjson writes NaN/Infinity as null (so specs with a null are not memoised) and YAML's dates
+    or binary values are not JSON (passed through, so encoding them fails)."""
+    try:
+        raw = orjson.dumps(spec, option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+                           | orjson.OPT_PASSTHROUGH_DATACLASS)
+    except TypeError:
+        return None
+    return None if b"null" in raw else (raw, path, restart_policies)
+
+
 def _validate_pod_spec(v: _V, spec: Obj, path: str, *, restart_policies: tuple[str, ...] = RESTART_POLICIES) -> None:
+    key = _spec_memo_key(spec, path, restart_policies)
+    if key is not None and key in _VALID_SPECS:
+        return
+    before = len(v.causes)
+    _check_pod_spec(v, spec, path, restart_policies)
+    if key is not None and len(v.causes) == before:
+        if len(_VALID_SPECS) >= _VALID_SPECS_MAX:
+            _VALID_SPECS.clear()
+        _VALID_SPECS.add(key)
+
+
+def _check_pod_spec(v: _V, spec: Obj, path: str, restart_policies: tuple[str, ...]) -> None:
     volumes = _validate_volumes(v, spec, path)
     containers = v.lst(spec, "containers", f"{path}.containers")
     if not containers:

@@ -93,11 +93,17 @@ def merge_patch(target: dict[str, Any], patch: Any) -> Any:
     return _wrap(_patch.merge_patch, target, patch)
 
 
-def merge_patch_into(target: dict[str, Any], patch: Any) -> Any:
-    """merge_patch on a private copy the caller owns: `target` is updated in place (no copy)."""
+def merge_patch_into(target: dict[str, Any], patch: Any, copy_values: bool = True) -> Any:
+    """merge_patch on a private copy the caller owns: `target` is updated in place (no copy).
+    copy_values=False: the caller owns `patch` too and uses it once (its values are moved in)."""
     if not isinstance(patch, dict):
         return _wrap(_patch.merge_patch, target, patch)
-    return _wrap(_patch.merge_patch_into, target, patch)
+    return _wrap(_patch.merge_patch_into, target, patch, copy_values)
+
+
+def merge_patch_shared(target: dict[str, Any], patch: dict[str, Any]) -> Any:
+    """merge_patch that shares the untouched parts of `target` (left unchanged) with its result."""
+    return _wrap(_patch.merge_patch_shared, target, patch)
 
 
 def json_patch(target: dict[str, Any], ops: Any) -> Any:

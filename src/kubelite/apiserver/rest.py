@@ -101,8 +101,11 @@ MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
 
 def request_options(request: Request) -> Options:
-    """write_options for a request, with the authenticated user (set by the server) filled in."""
-    opts = write_options(request.query, "")
+    """write_options for a request, with the authenticated user (set by the server) filled in.
+
+    Most writes (a kubelet's status PATCH, a controller's create) have no query string: their
+    options are the defaults, without parsing one."""
+    opts = write_options(request.query, "") if request.query_string else Options()
     user = request.get(USER_KEY)
     opts.user = getattr(user, "name", "") or ""
     return opts
@@ -293,6 +296,14 @@ class _Version(NamedTuple):
         return _Version(kv.value, kv.mod_revision, True) if kv is not None else None
 
 
+class Written(NamedTuple):
+    """An object as a write left it, and its JSON when the stored bytes (resourceVersion spliced
+    in) are it: None when the answer needs its own encoding (a conversion, a dry run, no write)."""
+
+    obj: dict[str, Any]
+    raw: bytes | None
+
+
 class _LostRace(Exception):  # noqa: N818 - not an error: the caller retries
     """A compare-and-swap lost to another writer; carries what the store holds now."""
 
@@ -315,10 +326,21 @@ class Rest:
         self.on_watch = on_watch or (lambda delta: None)
         self.proxy = proxy
         self._fields_fns: dict[str, Callable[[dict[str, Any]], dict[str, str]]] = {}
+        self._storage_of: dict[int, tuple[Resource, str, bool]] = {}
 
     # ----------------------------------------------------------------- plumbing
+    def _storage(self, res: Resource) -> tuple[Resource, str, bool]:
+        """(res, its storage prefix, namespaced), memoised by identity: every request asks, and
+        building the prefix (or hashing the frozen dataclass, which walks all its fields) was a
+        visible part of a pod status write's cost."""
+        hit = self._storage_of.get(id(res))
+        if hit is None or hit[0] is not res:
+            sres = objects.storage_resource(res)
+            hit = self._storage_of[id(res)] = (res, sres.storage_prefix(), sres.namespaced)
+        return hit
+
     def cache_for(self, res: Resource) -> WatchCache | None:
-        return self.caches.get(objects.storage_resource(res).storage_prefix())
+        return self.caches.get(self._storage(res)[1])
 
     def cached_version(self, res: Resource, key: str) -> _Version | None:
         """The watch cache's copy of `key` to start a read-modify-write from, as kube-apiserver's
@@ -338,7 +360,9 @@ class Rest:
         return _Version(kv.value, kv.mod_revision, True)
 
     def key(self, res: Resource, ns: str | None, name: str) -> str:
-        return objects.storage_resource(res).storage_key(ns, name)
+        """The store key (as storage_resource(res).storage_key(ns, name))."""
+        _, prefix, namespaced = self._storage(res)
+        return f"{prefix}{ns}/{name}" if namespaced and ns else prefix + name
 
     async def read_body(self, request: Request) -> bytes:
         if request.body_too_large or (request.content_length is not None and request.content_length > MAX_BODY):
@@ -703,12 +727,37 @@ class Rest:
         opts = request_options(request)
         if t.sub is not None or t.name is not None:
             raise errors.method_not_allowed()
-        created = await self.create_object(t.res, t.namespace, obj, opts)
+        created = await self.create_written(t.res, t.namespace, obj, opts)
         headers = warning_headers(opts)
-        return json_response(created, 201, headers)
+        return self.answer(created, 201, headers)
+
+    def answer(self, written: Written, status: int, headers: Any) -> Reply:
+        """The answer to a write: the stored bytes (resourceVersion spliced in) when they are the
+        answer's JSON, so that a written object is encoded once for the store, the watch lines
+        and the answer alike."""
+        if written.raw is None:
+            return json_response(written.obj, status, headers)
+        return Answer(written.raw, status, JSON, headers)
+
+    def _written(self, res: Resource, obj: dict[str, Any], value: bytes, rev: int) -> Written:
+        """`obj` as stored at `rev` in `value` (with its answer's JSON when no conversion applies)."""
+        ext = objects.to_external(res, set_rv(obj, rev))
+        return Written(ext, with_rv(value, rev) if ext is obj else None)
+
+    def _expect(self, res: Resource, key: str, value: bytes, obj: dict[str, Any]) -> None:
+        """Tell the resource's watch cache the decoded form of a value about to be written, so it
+        does not decode it again when the store's event arrives (WatchCache.expect)."""
+        cache = self.cache_for(res)
+        if cache is not None:
+            cache.expect(key, value, obj)
 
     async def create_object(self, res: Resource, ns: str | None, obj: dict[str, Any], opts: Options,
                             check_type: bool = True) -> dict[str, Any]:
+        return (await self.create_written(res, ns, obj, opts, check_type)).obj
+
+    async def create_written(self, res: Resource, ns: str | None, obj: dict[str, Any], opts: Options,
+                             check_type: bool = True) -> Written:
+        """create_object, with the answer's JSON when the stored bytes are it."""
         if check_type:
             self.check_type(res, obj)
         meta = obj.setdefault("metadata", {})
@@ -791,9 +840,11 @@ class Rest:
             if opts.dry_run:
                 if allocated:
                     self.allocator.release(obj)
-                return objects.to_external(res, obj)
+                return Written(objects.to_external(res, obj), None)
+            value = encode_value(obj)
+            self._expect(res, key, value, obj)
             try:
-                rev = await self.store.create(key, encode_value(obj))
+                rev = await self.store.create(key, value)
             except KeyExistsError as e:
                 if allocated:
                     self.allocator.release(obj)
@@ -808,7 +859,7 @@ class Rest:
                 if allocated:
                     self.allocator.release(obj)
                 raise
-            return objects.to_external(res, set_rv(obj, rev))
+            return self._written(res, obj, value, rev)
         raise errors.already_exists(res, meta.get("name", ""))  # pragma: no cover
 
     def _validate_create(self, res: Resource, obj: dict[str, Any]) -> list[dict[str, str]]:
@@ -928,6 +979,26 @@ class Rest:
                      ) -> dict[str, Any]:
         """Read-modify-write with CAS; `mutate` gets a private copy of the current (external)
         object and returns the proposed new one."""
+        return (await self.modify_written(res, ns, name, sub, opts, mutate, precondition_rv)).obj
+
+    def shares_status_write(self, res: Resource, sub: str | None, opts: Options) -> bool:
+        """Whether a write of `res` through `sub` may be proposed by a `mutate` that shares the
+        current object's parts instead of changing a private copy (modify_written's `sharing`).
+
+        True for the status of kinds whose status write takes nothing but the proposed `status`
+        and then changes only a copy of the metadata (finish_update: no defaulting, no validation,
+        no managedFields when no field manager; Services' allocator may touch the spec)."""
+        return sub == "status" and res.kind not in _STATUS_CHECKED_KINDS and res is not SERVICES \
+            and not opts.field_manager
+
+    async def modify_written(self, res: Resource, ns: str | None, name: str, sub: str | None, opts: Options,
+                             mutate: Callable[[dict[str, Any]], dict[str, Any]], precondition_rv: int | None = None,
+                             sharing: bool = False) -> Written:
+        """modify, with the answer's JSON when the stored bytes are it.
+
+        sharing: `mutate` leaves its argument unchanged and returns an object that may share its
+        parts (only allowed when shares_status_write says so): the stored value is then decoded
+        once, not once for `old` and once more for `mutate` to change."""
         key = self.key(res, ns, name)
         # Services keep their allocator in step with `old`, and a dry run answers with `old`'s
         # revision: both start from the store
@@ -939,7 +1010,7 @@ class Rest:
                 if precondition_rv is not None and precondition_rv != rev:
                     raise errors.conflict(res, name)
                 old = decode(value, rev)
-                proposed = mutate(objects.to_external(res, decode(value, rev)))
+                proposed = mutate(objects.to_external(res, old if sharing else decode(value, rev)))
                 new_rv = (proposed.get("metadata") or {}).get("resourceVersion") \
                     if isinstance(proposed, dict) else None
                 if new_rv and precondition_rv is None and str(new_rv) != str(rev):
@@ -958,11 +1029,11 @@ class Rest:
                     raise errors.conflict(res, name) from None
                 start = _Version.of(lost.current)  # what the store has now: the next try starts there
                 continue
-            return objects.to_external(res, result)
+            return result
         raise errors.conflict(res, name, "too many concurrent writers; try again")
 
     async def write_update(self, res: Resource, key: str, old: dict[str, Any], new: dict[str, Any],
-                           expected: int, opts: Options) -> dict[str, Any]:
+                           expected: int, opts: Options) -> Written:
         """CAS write; raises _LostRace when the revision moved (caller retries or reports 409)."""
         meta = new["metadata"]
         if res is SERVICES:
@@ -975,7 +1046,7 @@ class Rest:
             if res is SERVICES:
                 self.allocator.release(new)
                 self.allocator.load([old])
-            return set_rv(new, expected)
+            return Written(objects.to_external(res, set_rv(new, expected)), None)
         finished = (meta.get("deletionTimestamp") and not meta.get("finalizers")
                     and not meta.get("deletionGracePeriodSeconds")
                     and not (res is NAMESPACES and (new.get("spec") or {}).get("finalizers")))
@@ -985,10 +1056,12 @@ class Rest:
                 if res is SERVICES:
                     self.allocator.release(old)
                     self.allocator.release(new)
-                return set_rv(new, deleted.mod_revision)
+                return Written(objects.to_external(res, set_rv(new, deleted.mod_revision)), None)
             if new == old:
-                return set_rv(new, expected)
-            rev = await self.store.update(key, encode_value(new), expected)
+                return Written(objects.to_external(res, set_rv(new, expected)), None)
+            value = encode_value(new)
+            self._expect(res, key, value, new)
+            rev = await self.store.update(key, value, expected)
         except ConflictError as e:
             if res is SERVICES:
                 self.allocator.release(new)
@@ -1001,7 +1074,7 @@ class Rest:
         if res is SERVICES:
             self.allocator.release(old)
             self.allocator.load([new])
-        return set_rv(new, rev)
+        return self._written(res, new, value, rev)
 
     # ----------------------------------------------------------------- PUT
     async def update(self, request: Request, t: Target) -> Reply:
@@ -1028,9 +1101,9 @@ class Rest:
                 raise errors.bad_request(f"invalid resourceVersion {rv!r}") from e
         if t.sub == "finalize" and t.res is not NAMESPACES:
             raise errors.method_not_allowed()
-        result = await self.modify(t.res, t.namespace, t.name, t.sub, opts, lambda cur: obj, precondition)
+        result = await self.modify_written(t.res, t.namespace, t.name, t.sub, opts, lambda cur: obj, precondition)
         headers = warning_headers(opts)
-        return json_response(result, 200, headers)
+        return self.answer(result, 200, headers)
 
     # ----------------------------------------------------------------- PATCH
     async def patch(self, request: Request, t: Target) -> Reply:
@@ -1056,10 +1129,19 @@ class Rest:
         if t.sub == "scale":
             target_kind, target_av = "Scale", "autoscaling/v1"
 
+        unused = [True]  # the decoded merge patch is still untouched (no attempt has used it)
+        # a kubelet's status PATCH: merged beside the stored pod, sharing its untouched parts
+        sharing = ct == "application/merge-patch+json" and self.shares_status_write(res, t.sub, opts)
+
         def apply_patch(cur: dict[str, Any]) -> dict[str, Any]:
             try:
                 if ct == "application/merge-patch+json":
-                    out = adapters.merge_patch_into(cur, patch)  # `cur` is modify's private copy
+                    # `cur` is modify's private copy (or, sharing, its own `old`), and the decoded
+                    # body is ours: its values move in uncopied; a retry decodes the body afresh
+                    mine = patch if unused[0] else self.decode_body(body, ct)
+                    unused[0] = False
+                    out = adapters.merge_patch_shared(cur, mine) if sharing else \
+                        adapters.merge_patch_into(cur, mine, copy_values=False)
                 elif ct == "application/json-patch+json":
                     out = adapters.json_patch(cur, patch)
                 elif ct == "application/strategic-merge-patch+json":
@@ -1096,7 +1178,8 @@ class Rest:
         if ct == "application/merge-patch+json" or ct == "application/strategic-merge-patch+json":
             self.check_unknown(res, {"apiVersion": res.api_version, "kind": res.kind, **patch}, opts)
         try:
-            result = await self.modify(res, t.namespace, t.name, t.sub, apply_opts, apply_patch)
+            result = await self.modify_written(res, t.namespace, t.name, t.sub, apply_opts, apply_patch,
+                                               sharing=sharing)
             status = 200
         except ApiError as e:
             if not (is_apply and e.code == 404 and t.sub is None):
@@ -1112,11 +1195,11 @@ class Rest:
             created.setdefault("metadata", {})["name"] = t.name
             if t.namespace:
                 created["metadata"]["namespace"] = t.namespace
-            result = await self.create_object(res, t.namespace, created, Options(
+            result = await self.create_written(res, t.namespace, created, Options(
                 opts.dry_run, "", opts.field_validation, opts.force, opts.warnings))
             status = 201
         headers = warning_headers(opts)
-        return json_response(result, status, headers)
+        return self.answer(result, status, headers)
 
     def apply_conflict(self, res: Resource, name: str, conflicts: list[tuple[str, str]],
                        versions: dict[str, str], av: str) -> ApiError:
@@ -1362,8 +1445,10 @@ class Rest:
                 if fresh:
                     raise
                 continue
+            value = encode_value(new)
+            self._expect(res, key, value, new)
             try:
-                rev = await self.store.update(key, encode_value(new), expected)
+                rev = await self.store.update(key, value, expected)
             except ConflictError as e:
                 start = _Version.of(e.current)
                 continue

@@ -43,6 +43,8 @@ from kubelite.storage import CompactedError, EventType, Store
 log = logging.getLogger(__name__)
 
 ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
+#: writes in flight the cache may be told about (WatchCache.expect) before it forgets them all
+_MAX_EXPECTED = 10000
 
 
 def decode(value: bytes, revision: int) -> dict[str, Any]:
@@ -123,7 +125,11 @@ class Entry:
 
 
 def _interned(fields: dict[str, str]) -> dict[str, str]:
-    return {k: _intern(v) if type(v) is str else v for k, v in fields.items()}
+    """`fields` (a fresh dict from a fields function) with its string values interned, in place."""
+    for k, v in fields.items():
+        if type(v) is str:
+            fields[k] = _intern(v)
+    return fields
 
 
 class CachedEvent:
@@ -324,6 +330,22 @@ class WatchCache:
         self._bookmarks: asyncio.Task[None] | None = None
         self.bookmark_interval = bookmark_interval
         self._revision_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        #: key -> (value, its decoded object) of a write this server is making (see expect)
+        self._expected: dict[str, tuple[bytes, dict[str, Any]]] = {}
+
+    def expect(self, key: str, value: bytes, obj: dict[str, Any]) -> None:
+        """The writer of `value` at `key` already has it decoded: when the store's event for that
+        very value arrives, the cache reads the facts it keeps from `obj` instead of decoding the
+        bytes again (one decode less per write). The writer must not change what those facts
+        come from (namespace, labels, the index and selectable fields) after calling this.
+
+        An event that carries other bytes (another writer won, a store that copies values)
+        simply decodes them; each key keeps only its latest expectation, and the table is
+        emptied when it grows large (writes that failed leave theirs behind)."""
+        expected = self._expected
+        if len(expected) >= _MAX_EXPECTED and key not in expected:
+            expected.clear()
+        expected[key] = (value, obj)
 
     async def start(self) -> None:
         await self._load()
@@ -390,7 +412,9 @@ class WatchCache:
     def _apply(self, etype: EventType, key: str, value: bytes, revision: int) -> None:
         prev = self.objects.get(key)
         index_fn = self.index_fn
-        obj = Entry(key, value, revision, orjson.loads(value), index_fn, self.fields_fns)
+        hint = self._expected.pop(key, None) if self._expected else None
+        decoded = hint[1] if hint is not None and hint[0] is value else orjson.loads(value)
+        obj = Entry(key, value, revision, decoded, index_fn, self.fields_fns)
         if etype is EventType.DELETE:
             self.objects.pop(key, None)
             ev = CachedEvent(DELETED, key, obj, prev, revision)
