@@ -457,6 +457,13 @@ class ApiClient:
                     raise self._error_from(resp.status, await resp.read(), "GET", path)
                 buf = bytearray()
                 async for chunk in resp.chunks():
+                    if not buf and chunk.endswith(b"\n"):  # whole lines (the usual): no copying
+                        for line in chunk.split(b"\n"):
+                            if line:
+                                event = _decode_event(line, path)
+                                if event is not None:
+                                    yield event
+                        continue
                     start = len(buf)
                     buf.extend(chunk)
                     nl = buf.find(b"\n", start)
