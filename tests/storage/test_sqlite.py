@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kubelite.storage import CompactedError, StoreUnavailableError, open_store
+from kubelite.storage import CompactedError, KeyExistsError, StoreUnavailableError, open_store
 from kubelite.storage import sqlite as sqlite_backend
 
 
@@ -172,3 +172,27 @@ async def test_an_unreachable_etcd_is_reported_not_hung() -> None:
 
     with pytest.raises(StoreUnavailableError, match="cannot reach etcd"):
         await EtcdStore.open([("127.0.0.1", free_port())], connect_timeout=0.5)
+
+
+async def test_a_failing_watch_publish_never_strands_the_writers(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writes of a batch are stored before they are published: if publishing throws (a bug
+    in a watcher's path), the writers still get their answers instead of waiting forever."""
+    store = await sqlite_backend.SQLiteStore.open(str(tmp_path / "s.db"))
+    try:
+        def broken(events: object) -> None:
+            raise RuntimeError("publish failed")
+        monkeypatch.setattr(store._hub, "publish", broken)
+        loop = asyncio.get_running_loop()
+        seen: list[dict[str, object]] = []
+        loop.set_exception_handler(lambda _loop, ctx: seen.append(ctx))
+        async with asyncio.timeout(10):
+            results = await asyncio.gather(store.create("/a", b"1"), store.create("/b", b"2"),
+                                           store.create("/a", b"3"), return_exceptions=True)
+        assert isinstance(results[0], int) and isinstance(results[1], int)
+        assert isinstance(results[2], KeyExistsError)
+        assert (await store.get("/b")) is not None
+        assert seen and "publish failed" in str(seen[0].get("exception"))
+    finally:
+        asyncio.get_running_loop().set_exception_handler(None)
+        await store.close()

@@ -474,29 +474,31 @@ class SQLiteStore:
         results: _Results,
         rev: int,
     ) -> None:
-        index, keys = self._index, self._keys
-        for key, kv in pending.items():
-            if kv is None:
-                if index.pop(key, None) is not None:
-                    remove_key(keys, key)
-            else:
-                if key not in index:
-                    insert_key(keys, key)
-                index[key] = kv
-        self._rev = rev
-        ring = self._ring
-        for ev in events:
-            if len(ring) == ring.maxlen:
-                self._ring_floor = ring[0].revision
-            ring.append(ev)
-        self._hub.publish(events)
-        for fut, res in results:
-            if fut.done():
-                continue  # the caller gave up (cancelled); the write itself stands
-            if isinstance(res, BaseException):
-                fut.set_exception(res)
-            else:
-                fut.set_result(res)
+        try:
+            index, keys = self._index, self._keys
+            for key, kv in pending.items():
+                if kv is None:
+                    if index.pop(key, None) is not None:
+                        remove_key(keys, key)
+                else:
+                    if key not in index:
+                        insert_key(keys, key)
+                    index[key] = kv
+            self._rev = rev
+            ring = self._ring
+            for ev in events:
+                if len(ring) == ring.maxlen:
+                    self._ring_floor = ring[0].revision
+                ring.append(ev)
+            self._hub.publish(events)
+        finally:  # the writes are stored: whatever failed above, their writers get their answers
+            for fut, res in results:
+                if fut.done():
+                    continue  # the caller gave up (cancelled); the write itself stands
+                if isinstance(res, BaseException):
+                    fut.set_exception(res)
+                else:
+                    fut.set_result(res)
 
     def _compacted(self, op: _Op, upto: int) -> None:
         self._compact_rev = max(self._compact_rev, upto)
