@@ -103,6 +103,19 @@ def request_counts(text: str) -> dict[str, float]:
     return out
 
 
+def store_counts(text: str) -> dict[str, float]:
+    """store operation -> calls so far (apiserver_storage_duration_seconds): compared with the API
+    writes, the extra updates are compare-and-swap conflicts retried by the server."""
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "apiserver_storage_duration_seconds":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_count"):
+                out[sample.labels.get("operation", "?")] = sample.value
+    return out
+
+
 def per_unit(before: dict[str, float], after: dict[str, float], units: int, unit: str = "node") -> str:
     """The requests made between two scrapes, per node (or pod), largest first (what each one costs)."""
     delta = {k: v - before.get(k, 0.0) for k, v in after.items()}
@@ -324,6 +337,8 @@ async def pods_running(backend: str, nodes: int, pods: int, kill: int, max_pods:
         log(f"[{backend}]     CPU per pod: " + ", ".join(f"{name} {1000 * s / pods:.2f} ms" for name, s in cpu.items())
             + f"; all {1000 * sum(cpu.values()) / pods:.2f} ms")
         log(f"[{backend}]     API requests: {per_unit(counts0, counts1, pods, 'pod')}")
+        store0, store1 = store_counts(text0), store_counts(text1)
+        log(f"[{backend}]     store calls: {per_unit(store0, store1, pods, 'pod')}")
         log(f"[{backend}]     RSS: {table}; all {total_rss / 2**30:.2f} GiB")
         if kill:
             await kill_nodes(backend, cluster, client, nodes, kill, max_pods)

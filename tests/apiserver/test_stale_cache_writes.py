@@ -8,10 +8,12 @@ from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 import pytest
 
 from kubelite.api.resources import CONFIGMAPS, PODS, Resource
 from kubelite.apiserver import ApiServer, ServerConfig
+from kubelite.apiserver.rest import encode_value
 from kubelite.apiserver.watchcache import Entry, WatchCache
 from kubelite.client.rest import ApiClient, ApiError
 from kubelite.storage import open_store
@@ -113,7 +115,9 @@ async def test_binding_a_pod_the_stale_cache_thinks_unbound_is_a_conflict(api: t
 
 async def test_writes_read_the_store_only_when_the_cache_was_behind(api: tuple[ApiServer, ApiClient]) -> None:
     """A PATCH on a current cache makes no store read (apiserver_storage_duration_seconds{operation="get"});
-    one on a stale cache retries from the value its lost compare-and-swap returned, still without one."""
+    one on a cache behind this server's own last write starts from that write (one store update, no
+    lost compare-and-swap); one on a cache behind another writer retries from the value its lost
+    compare-and-swap returned, still without a read."""
     server, client = api
     await _configmap(client)
     await _entry(server, CONFIGMAPS, CM_KEY)
@@ -124,5 +128,22 @@ async def test_writes_read_the_store_only_when_the_cache_was_behind(api: tuple[A
     updates = _store_calls(server, "update")
     out = await client.patch(CONFIGMAPS, "cm", {"data": {"d": "4"}}, "default")
     assert out["data"] == {"a": "1", "b": "2", "c": "3", "d": "4"}
+    assert _store_calls(server, "get") == gets
+    assert _store_calls(server, "update") == updates + 1  # from its own write: no lost compare-and-swap
+
+    # another writer of the same store (a second API server) changes the object behind this cache
+    await _entry(server, CONFIGMAPS, CM_KEY)
+    assert server.store is not None
+    kv = await server.store.get(CM_KEY)
+    assert kv is not None
+    theirs = orjson.loads(kv.value)
+    theirs["data"]["e"] = "5"
+    before = await _entry(server, CONFIGMAPS, CM_KEY)
+    rev = await server.store.update(CM_KEY, encode_value(theirs), kv.mod_revision)
+    assert await _cache(server, CONFIGMAPS).wait_for(rev)
+    _cache(server, CONFIGMAPS).objects[CM_KEY] = before  # the cache is behind the other writer
+    gets, updates = _store_calls(server, "get"), _store_calls(server, "update")
+    out = await client.patch(CONFIGMAPS, "cm", {"data": {"f": "6"}}, "default")
+    assert out["data"] == {"a": "1", "b": "2", "c": "3", "d": "4", "e": "5", "f": "6"}
     assert _store_calls(server, "get") == gets
     assert _store_calls(server, "update") == updates + 2  # the lost one, then the one that landed

@@ -330,7 +330,8 @@ async def test_unsupported_stream_protocols_and_plain_requests_are_refused(node:
 
 
 async def test_attach_shows_new_output_and_refuses_stdin(node: Node) -> None:
-    ref = await _make_pod(node.runtime, "att", {"kubelite.io/sim-exit-code": "0", "kubelite.io/sim-exit-after": "0.3s"})
+    # (the exit comes late enough for the attach to be in place first, even on a loaded machine)
+    ref = await _make_pod(node.runtime, "att", {"kubelite.io/sim-exit-code": "0", "kubelite.io/sim-exit-after": "2s"})
     node.pods[("default", "att")] = ref  # type: ignore[attr-defined]
     _, out, status, _ = await _exec(node, "stdout=true", path="/attach/default/att/app")
     assert out == {1: b"sim: container app exited with code 0\n"}

@@ -44,6 +44,8 @@ from kubelite.storage import (
 log = logging.getLogger(__name__)
 
 MAX_BODY = 3 * 1024 * 1024
+#: this server's own writes remembered until its watch cache has them (Rest._wrote)
+_MAX_RECENT = 10000
 JSON = "application/json"
 PATCH_TYPES = ("application/merge-patch+json", "application/json-patch+json",
                "application/strategic-merge-patch+json", "application/apply-patch+yaml")
@@ -327,6 +329,8 @@ class Rest:
         self.proxy = proxy
         self._fields_fns: dict[str, Callable[[dict[str, Any]], dict[str, str]]] = {}
         self._storage_of: dict[int, tuple[Resource, str, bool]] = {}
+        #: key -> (value, revision) of this server's latest writes the watch cache may not have yet
+        self._recent: dict[str, tuple[bytes, int]] = {}
 
     # ----------------------------------------------------------------- plumbing
     def _storage(self, res: Resource) -> tuple[Resource, str, bool]:
@@ -348,7 +352,25 @@ class Rest:
         fresh); the compare-and-swap then fails and the retry starts from what the store returned."""
         cache = self.cache_for(res)
         entry = cache.objects.get(key) if cache is not None else None
+        mine = self._recent.get(key) if self._recent else None
+        if mine is not None:
+            if entry is None or entry.revision < mine[1]:
+                return _Version(mine[0], mine[1], False)  # this server's own write, not in the cache yet
+            del self._recent[key]  # the cache has caught up
         return _Version(entry.value, entry.revision, False) if entry is not None else None
+
+    def _wrote(self, key: str, value: bytes | None, revision: int) -> None:
+        """Remember this server's latest write of `key` (None: deleted) until its watch cache has
+        it: the next write of the same object starts from it instead of the cache's older copy.
+        With etcd the cache trails the store by a watch round trip, and a pod's status PATCH right
+        after its binding lost the compare-and-swap (an extra transaction) ~0.4 times per pod."""
+        recent = self._recent
+        if value is None:
+            recent.pop(key, None)
+            return
+        if len(recent) >= _MAX_RECENT and key not in recent:
+            recent.clear()
+        recent[key] = (value, revision)
 
     async def start_version(self, res: Resource, key: str, name: str, start: _Version | None) -> _Version:
         """`start` if there is one, else the store's current version (404 if there is none)."""
@@ -845,6 +867,7 @@ class Rest:
             self._expect(res, key, value, obj)
             try:
                 rev = await self.store.create(key, value)
+                self._wrote(key, value, rev)
             except KeyExistsError as e:
                 if allocated:
                     self.allocator.release(obj)
@@ -1053,6 +1076,7 @@ class Rest:
         try:
             if finished:
                 deleted = await self.store.delete(key, expected)
+                self._wrote(key, None, deleted.mod_revision)
                 if res is SERVICES:
                     self.allocator.release(old)
                     self.allocator.release(new)
@@ -1062,6 +1086,7 @@ class Rest:
             value = encode_value(new)
             self._expect(res, key, value, new)
             rev = await self.store.update(key, value, expected)
+            self._wrote(key, value, rev)
         except ConflictError as e:
             if res is SERVICES:
                 self.allocator.release(new)
@@ -1345,7 +1370,9 @@ class Rest:
                 if dry_run or new == obj:
                     return objects.to_external(res, obj)
                 try:
-                    rev = await self.store.update(key, encode_value(new), kv.mod_revision)
+                    value = encode_value(new)
+                    rev = await self.store.update(key, value, kv.mod_revision)
+                    self._wrote(key, value, rev)
                 except ConflictError:
                     continue
                 return objects.to_external(res, set_rv(new, rev))
@@ -1353,6 +1380,7 @@ class Rest:
                 return objects.to_external(res, obj)
             try:
                 deleted = await self.store.delete(key, kv.mod_revision)
+                self._wrote(key, None, deleted.mod_revision)
             except ConflictError:
                 continue
             except KeyNotFoundError as e:
@@ -1449,6 +1477,7 @@ class Rest:
             self._expect(res, key, value, new)
             try:
                 rev = await self.store.update(key, value, expected)
+                self._wrote(key, value, rev)
             except ConflictError as e:
                 start = _Version.of(e.current)
                 continue
