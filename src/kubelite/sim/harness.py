@@ -126,8 +126,10 @@ class SimCluster:
         like the scheduler and the controller manager: TLS would cost the one sim process ~0.4 ms of
         CPU per request for 5000 nodes' Leases, a cost the simulated machines would each pay alone."""
         name = f"sim-{len(self.sims)}"
+        # its nodes' directories live in the cluster's own: removed with it, also after a SIGKILL
         child = self._spawn(name, ["sim", "--kubeconfig", str(self.server.local_kubeconfig), "--nodes", str(nodes),
-                                   "--name-prefix", prefix, "--first-index", str(first_index), *(extra or [])],
+                                   "--name-prefix", prefix, "--first-index", str(first_index),
+                                   "--data-dir", str(self.data_dir / f"{name}-nodes"), *(extra or [])],
                             stdin=True)
         self.sims.append(child)
         wait = wait if wait is not None else 60.0 + nodes * 0.05
