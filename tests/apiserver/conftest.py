@@ -11,6 +11,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from kubelite.apiserver import ApiServer, ServerConfig
+from kubelite.client.rest import ApiClient
+from kubelite.storage import open_store
 from kubelite.testing.kubectl import Kubectl
 from kubelite.testing.server import KubeliteServer
 
@@ -44,3 +47,17 @@ def kubectl(server: KubeliteServer) -> Iterator[Kubectl]:
 
 def etcd_available() -> bool:
     return os.path.exists("/usr/bin/etcd") and shutil.which("etcd") is not None
+
+
+@pytest.fixture
+async def in_process_api(tmp_path: Path) -> AsyncIterator[tuple[ApiServer, ApiClient]]:
+    """An API server in the test's own process (memory store), so a test can look at its watch cache
+    and metrics, and a client on its unix socket."""
+    server = ApiServer(ServerConfig(data_dir=tmp_path, port=0, store=await open_store("memory://")))
+    await server.start()
+    client = ApiClient.from_kubeconfig(str(server.local_kubeconfig))
+    try:
+        yield server, client
+    finally:
+        await client.close()
+        await server.stop()

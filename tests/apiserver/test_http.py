@@ -59,7 +59,7 @@ async def handler(served: Served, request: Request) -> Reply:
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[tuple[HttpServer, int, Served]]:
+async def lean() -> AsyncIterator[tuple[HttpServer, int, Served]]:
     served = Served()
 
     async def upgraded(request: web.BaseRequest) -> web.StreamResponse:
@@ -103,8 +103,8 @@ async def read_answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]
             body += chunk[:-2]
 
 
-async def test_keep_alive_answers_in_order_with_lengths_and_headers(server: Any) -> None:
-    _, port, served = server
+async def test_keep_alive_answers_in_order_with_lengths_and_headers(lean: Any) -> None:
+    _, port, served = lean
     reader, writer = await connect(port)
     writer.write(b"GET /a%20b?q=x%2By&q=2 HTTP/1.1\r\nHost: h\r\nX-Custom: one\r\n\r\n")
     status, headers, body = await read_answer(reader)
@@ -120,8 +120,8 @@ async def test_keep_alive_answers_in_order_with_lengths_and_headers(server: Any)
     writer.close()
 
 
-async def test_connection_close_and_http10_close_after_the_answer(server: Any) -> None:
-    _, port, _ = server
+async def test_connection_close_and_http10_close_after_the_answer(lean: Any) -> None:
+    _, port, _ = lean
     for request in (b"GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", b"GET /x HTTP/1.0\r\n\r\n"):
         reader, writer = await connect(port)
         writer.write(request)
@@ -132,8 +132,8 @@ async def test_connection_close_and_http10_close_after_the_answer(server: Any) -
         writer.close()
 
 
-async def test_handler_starts_before_the_body_and_100_continue_is_sent(server: Any) -> None:
-    _, port, served = server
+async def test_handler_starts_before_the_body_and_100_continue_is_sent(lean: Any) -> None:
+    _, port, served = lean
     reader, writer = await connect(port)
     writer.write(b"POST /slow-body HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\nExpect: 100-continue\r\n\r\n")
     async with asyncio.timeout(5):
@@ -147,17 +147,17 @@ async def test_handler_starts_before_the_body_and_100_continue_is_sent(server: A
     writer.close()
 
 
-async def test_an_oversized_body_is_flagged_not_kept(server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_oversized_body_is_flagged_not_kept(lean: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(http, "MAX_BODY_KEPT", 10)
-    _, port, served = server
+    _, port, served = lean
     reader, writer = await connect(port)
     writer.write(b"POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n01234567890")
     assert (await read_answer(reader))[2] == b"POST /big q= len=0 big=1"
     writer.close()
 
 
-async def test_malformed_request_gets_400_and_close(server: Any) -> None:
-    _, port, served = server
+async def test_malformed_request_gets_400_and_close(lean: Any) -> None:
+    _, port, served = lean
     reader, writer = await connect(port)
     writer.write(b"NOT HTTP AT ALL\r\n\r\n")
     status, headers, _ = await read_answer(reader)
@@ -168,8 +168,8 @@ async def test_malformed_request_gets_400_and_close(server: Any) -> None:
     writer.close()
 
 
-async def test_stream_is_chunked_and_a_client_leaving_ends_it(server: Any) -> None:
-    _, port, served = server
+async def test_stream_is_chunked_and_a_client_leaving_ends_it(lean: Any) -> None:
+    _, port, served = lean
     reader, writer = await connect(port)
     writer.write(b"GET /stream HTTP/1.1\r\nHost: h\r\n\r\n")
     status, headers, body = await read_answer(reader)
@@ -186,8 +186,8 @@ async def test_stream_is_chunked_and_a_client_leaving_ends_it(server: Any) -> No
         await served.stream_ended.wait()
 
 
-async def test_upgrade_first_request_goes_to_aiohttp_later_one_is_refused(server: Any) -> None:
-    _, port, served = server
+async def test_upgrade_first_request_goes_to_aiohttp_later_one_is_refused(lean: Any) -> None:
+    _, port, served = lean
     reader, writer = await connect(port)
     writer.write(b"GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
     status, _, body = await read_answer(reader)
@@ -204,8 +204,8 @@ async def test_upgrade_first_request_goes_to_aiohttp_later_one_is_refused(server
     writer.close()
 
 
-async def test_idle_connections_close_busy_ones_stay(server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    srv, port, served = server
+async def test_idle_connections_close_busy_ones_stay(lean: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    srv, port, served = lean
     monkeypatch.setattr(http, "KEEPALIVE", 0.3)
     idle_reader, idle_writer = await connect(port)
     idle_writer.write(b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n")

@@ -4,35 +4,21 @@ when that copy is behind the store, the result must still be computed on the sto
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
-from pathlib import Path
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import orjson
 import pytest
 
 from kubelite.api.resources import CONFIGMAPS, PODS, Resource
-from kubelite.apiserver import ApiServer, ServerConfig
+from kubelite.apiserver import ApiServer
 from kubelite.apiserver.rest import encode_value
 from kubelite.apiserver.watchcache import Entry, WatchCache
 from kubelite.client.rest import ApiClient, ApiError
-from kubelite.storage import open_store
 
 T = TypeVar("T")
 CM_KEY = "/registry/configmaps/default/cm"
 POD_KEY = "/registry/pods/default/p"
-
-
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[tuple[ApiServer, ApiClient]]:
-    server = ApiServer(ServerConfig(data_dir=tmp_path, port=0, store=await open_store("memory://")))
-    await server.start()
-    client = ApiClient.from_kubeconfig(str(server.local_kubeconfig))
-    try:
-        yield server, client
-    finally:
-        await client.close()
-        await server.stop()
 
 
 def _cache(server: ApiServer, res: Resource) -> WatchCache:
@@ -70,8 +56,8 @@ async def _configmap(client: ApiClient) -> None:
     await client.create(CONFIGMAPS, {"metadata": {"name": "cm"}, "data": {"a": "1"}}, "default")
 
 
-async def test_a_patch_on_a_stale_cache_applies_to_the_stored_object(api: tuple[ApiServer, ApiClient]) -> None:
-    server, client = api
+async def test_a_patch_on_a_stale_cache_applies_to_the_stored_object(in_process_api: tuple[ApiServer, ApiClient]) -> None:
+    server, client = in_process_api
     await _configmap(client)
     await _behind(server, CONFIGMAPS, CM_KEY, client.patch(CONFIGMAPS, "cm", {"data": {"b": "2"}}, "default"))
     # a no-op on the cache's copy ({"a": "1"} already) is not one on the stored object
@@ -84,8 +70,8 @@ async def test_a_patch_on_a_stale_cache_applies_to_the_stored_object(api: tuple[
     assert out["data"] == {"a": "1", "c": "3", "d": "4"}
 
 
-async def test_a_put_with_the_current_version_succeeds_on_a_stale_cache(api: tuple[ApiServer, ApiClient]) -> None:
-    server, client = api
+async def test_a_put_with_the_current_version_succeeds_on_a_stale_cache(in_process_api: tuple[ApiServer, ApiClient]) -> None:
+    server, client = in_process_api
     await _configmap(client)
     current: dict[str, Any] = await _behind(
         server, CONFIGMAPS, CM_KEY, client.patch(CONFIGMAPS, "cm", {"data": {"a": "2"}}, "default"))
@@ -96,8 +82,8 @@ async def test_a_put_with_the_current_version_succeeds_on_a_stale_cache(api: tup
     assert stale_put.value.code == 409
 
 
-async def test_binding_a_pod_the_stale_cache_thinks_unbound_is_a_conflict(api: tuple[ApiServer, ApiClient]) -> None:
-    server, client = api
+async def test_binding_a_pod_the_stale_cache_thinks_unbound_is_a_conflict(in_process_api: tuple[ApiServer, ApiClient]) -> None:
+    server, client = in_process_api
     await client.create(PODS, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}},
                         "default")
 
@@ -113,12 +99,12 @@ async def test_binding_a_pod_the_stale_cache_thinks_unbound_is_a_conflict(api: t
     assert (await client.get(PODS, "p", "default"))["spec"]["nodeName"] == "n1"
 
 
-async def test_writes_read_the_store_only_when_the_cache_was_behind(api: tuple[ApiServer, ApiClient]) -> None:
+async def test_writes_read_the_store_only_when_the_cache_was_behind(in_process_api: tuple[ApiServer, ApiClient]) -> None:
     """A PATCH on a current cache makes no store read (apiserver_storage_duration_seconds{operation="get"});
     one on a cache behind this server's own last write starts from that write (one store update, no
     lost compare-and-swap); one on a cache behind another writer retries from the value its lost
     compare-and-swap returned, still without a read."""
-    server, client = api
+    server, client = in_process_api
     await _configmap(client)
     await _entry(server, CONFIGMAPS, CM_KEY)
     gets = _store_calls(server, "get")

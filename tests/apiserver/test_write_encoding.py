@@ -6,32 +6,18 @@ untouched parts. What clients see must be exactly what they saw before."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
 from kubelite.api.resources import CONFIGMAPS, EVENTS, PODS
-from kubelite.apiserver import ApiServer, ServerConfig
+from kubelite.apiserver import ApiServer
 from kubelite.apiserver.watchcache import WatchCache
 from kubelite.client.rest import ApiClient
 from kubelite.storage import EventType, open_store
 
 POD_KEY = "/registry/pods/default/p"
-
-
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[tuple[ApiServer, ApiClient]]:
-    server = ApiServer(ServerConfig(data_dir=tmp_path, port=0, store=await open_store("memory://")))
-    await server.start()
-    client = ApiClient.from_kubeconfig(str(server.local_kubeconfig))
-    try:
-        yield server, client
-    finally:
-        await client.close()
-        await server.stop()
 
 
 def _cache(server: ApiServer) -> WatchCache:
@@ -56,8 +42,8 @@ async def _pod(client: ApiClient) -> dict[str, Any]:
 
 
 async def test_the_answer_to_each_write_is_the_object_get_and_watch_then_show(
-        api: tuple[ApiServer, ApiClient]) -> None:
-    server, client = api
+        in_process_api: tuple[ApiServer, ApiClient]) -> None:
+    server, client = in_process_api
     lines: list[tuple[str, dict[str, Any]]] = []
 
     async def watch() -> None:
@@ -88,8 +74,8 @@ async def test_the_answer_to_each_write_is_the_object_get_and_watch_then_show(
 
 
 async def test_a_status_patch_changes_the_status_only_and_the_stored_pod_stays_as_it_was(
-        api: tuple[ApiServer, ApiClient]) -> None:
-    server, client = api
+        in_process_api: tuple[ApiServer, ApiClient]) -> None:
+    server, client = in_process_api
     created = await _pod(client)
     await _caught_up(server, created["metadata"]["resourceVersion"])
     out = await client.patch(PODS, "p", {"metadata": {"labels": {"x": "y"}}, "spec": {"nodeName": "n9"},
@@ -113,9 +99,9 @@ async def test_a_status_patch_changes_the_status_only_and_the_stored_pod_stays_a
     assert await client.get(PODS, "p", "default") == again
 
 
-async def test_converted_answers_are_encoded_for_their_version(api: tuple[ApiServer, ApiClient]) -> None:
+async def test_converted_answers_are_encoded_for_their_version(in_process_api: tuple[ApiServer, ApiClient]) -> None:
     """events.k8s.io Events are stored as core Events: their answer is not the stored bytes."""
-    _, client = api
+    _, client = in_process_api
     from kubelite.api.resources import lookup
     new_events = lookup("events.k8s.io", "v1", "events")
     assert new_events is not None
@@ -129,8 +115,8 @@ async def test_converted_answers_are_encoded_for_their_version(api: tuple[ApiSer
     assert core["message"] == "hi" and core["metadata"]["resourceVersion"] == out["metadata"]["resourceVersion"]
 
 
-async def test_a_configmap_put_answers_what_get_returns(api: tuple[ApiServer, ApiClient]) -> None:
-    _, client = api
+async def test_a_configmap_put_answers_what_get_returns(in_process_api: tuple[ApiServer, ApiClient]) -> None:
+    _, client = in_process_api
     cm = await client.create(CONFIGMAPS, {"metadata": {"name": "cm"}, "data": {"a": "1"}}, "default")
     cm["data"]["b"] = "2"
     put = await client.replace(CONFIGMAPS, cm, "default")
@@ -163,11 +149,11 @@ async def test_the_cache_uses_the_writers_object_only_for_the_very_bytes_it_was_
         await store.close()
 
 
-async def test_a_write_without_a_query_string_still_rejects_unknown_fields(api: tuple[ApiServer, ApiClient]) -> None:
+async def test_a_write_without_a_query_string_still_rejects_unknown_fields(in_process_api: tuple[ApiServer, ApiClient]) -> None:
     """fieldValidation=Strict is the default: the options of a write with no query string are
     the defaults, not nothing."""
     from kubelite.client.rest import ApiError
-    _, client = api
+    _, client = in_process_api
     with pytest.raises(ApiError) as bad:
         await client.create(CONFIGMAPS, {"metadata": {"name": "cm"}, "data": {}, "bogus": 1}, "default")
     assert bad.value.code == 400 and 'unknown field "bogus"' in str(bad.value)
