@@ -6,6 +6,7 @@ untouched parts. What clients see must be exactly what they saw before."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import orjson
@@ -14,8 +15,8 @@ import pytest
 from kubelite.api.resources import CONFIGMAPS, EVENTS, PODS
 from kubelite.apiserver import ApiServer
 from kubelite.apiserver.watchcache import WatchCache
-from kubelite.client.rest import ApiClient
-from kubelite.storage import EventType, open_store
+from kubelite.client.rest import ApiClient, ApiError
+from kubelite.storage import EventType, StoreUnavailableError, open_store
 
 POD_KEY = "/registry/pods/default/p"
 
@@ -161,3 +162,23 @@ async def test_a_write_without_a_query_string_still_rejects_unknown_fields(in_pr
     with pytest.raises(ApiError) as bad_status:
         await client.patch(PODS, "p", {"status": {"phase": "Running", "bogus": 1}}, "default", subresource="status")
     assert bad_status.value.code == 400 and 'unknown field "status.bogus"' in str(bad_status.value)
+
+
+async def test_an_unavailable_datastore_is_a_500_and_one_log_line(
+        in_process_api: tuple[ApiServer, ApiClient], monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """etcd past its deadline (or a dying disk) is the datastore's trouble, not a bug of the server: the
+    client gets a 500 Status naming it, the log one warning line, no traceback."""
+    server, client = in_process_api
+    assert server.store is not None
+
+    async def unavailable(key: str, value: bytes) -> int:
+        raise StoreUnavailableError("etcd /registry/configmaps/default/x: DEADLINE_EXCEEDED: Deadline Exceeded")
+    monkeypatch.setattr(server.store.inner, "create", unavailable)  # type: ignore[attr-defined]
+    with caplog.at_level(logging.WARNING, logger="kubelite.apiserver.server"):
+        with pytest.raises(ApiError) as err:
+            await client.create(CONFIGMAPS, {"metadata": {"name": "x"}, "data": {}}, "default")
+    assert err.value.code == 500 and "DEADLINE_EXCEEDED" in err.value.message
+    lines = [r for r in caplog.records if r.name == "kubelite.apiserver.server"]
+    assert len(lines) == 1 and lines[0].levelno == logging.WARNING and lines[0].exc_info is None
+    assert "datastore unavailable serving POST /api/v1/namespaces/default/configmaps" in lines[0].getMessage()

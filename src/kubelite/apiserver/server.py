@@ -54,7 +54,7 @@ from kubelite.apiserver.rest import (
     parse_path,
 )
 from kubelite.apiserver.watchcache import WatchCache, decode
-from kubelite.storage import Store, open_store
+from kubelite.storage import Store, StoreUnavailableError, open_store
 
 log = logging.getLogger(__name__)
 
@@ -425,6 +425,9 @@ class ApiServer:
                                  {"Retry-After": str(RETRY_AFTER_SECONDS)} if e.code == 429 else None)
         except (ConnectionResetError, asyncio.CancelledError):
             raise
+        except StoreUnavailableError as e:  # the datastore, not a bug here: one line, not a traceback
+            log.warning("datastore unavailable serving %s %s: %s", request.method, request.path, e)
+            resp = json_response(errors.internal(str(e) or type(e).__name__).status(), 500)
         except Exception as e:  # noqa: BLE001 - never a traceback to the client
             log.exception("internal error serving %s %s", request.method, request.path)
             resp = json_response(errors.internal(str(e) or type(e).__name__).status(), 500)
