@@ -40,6 +40,10 @@ async def handler(served: Served, request: Request) -> Reply:
         served.started.set()
         await served.release.wait()
         return Answer(b"held")
+    if request.path == "/warn":  # a header value beyond latin-1 (a Warning quoting a field name)
+        return Answer(b"{}", 200, "application/json", {"Warning": '299 - "unknown field \\"spec.日本\\""'})
+    if request.path == "/broken":  # a reply this server cannot write
+        return Answer(None, 200)  # type: ignore[arg-type]
     if request.path == "/stream":
         stream = await open_stream(request, {"Content-Type": "application/json"})
         await stream.write(b"one\n")
@@ -222,3 +226,25 @@ async def test_idle_connections_close_busy_ones_stay(lean: Any, monkeypatch: pyt
     assert (await read_answer(busy_reader))[2] == b"held"
     idle_writer.close()
     busy_writer.close()
+
+
+async def test_header_values_beyond_latin1_are_written_as_utf8(lean: Any) -> None:
+    _, port, _ = lean
+    reader, writer = await connect(port)
+    writer.write(b"GET /warn HTTP/1.1\r\nHost: h\r\n\r\n")
+    async with asyncio.timeout(10):
+        head = await reader.readuntil(b"\r\n\r\n")
+    assert 'Warning: 299 - "unknown field \\"spec.日本\\""'.encode() in head
+    writer.close()
+
+
+async def test_a_reply_that_cannot_be_written_closes_the_connection(lean: Any,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """Not a connection that never answers again (its client would wait out its time limit)."""
+    _, port, _ = lean
+    reader, writer = await connect(port)
+    writer.write(b"GET /broken HTTP/1.1\r\nHost: h\r\n\r\n")
+    async with asyncio.timeout(10):
+        assert await reader.read() == b""
+    assert any("unhandled error serving GET /broken" in r.getMessage() for r in caplog.records)
+    writer.close()

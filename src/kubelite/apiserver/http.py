@@ -61,6 +61,12 @@ class Headers(dict[str, str]):
     def __contains__(self, key: object) -> bool:
         return dict.__contains__(self, key.lower() if isinstance(key, str) else key)
 
+    def add(self, name: str, value: str) -> None:
+        """One more header line (`name` already lower-cased)."""
+        if dict.__contains__(self, name):
+            value = f"{dict.__getitem__(self, name)}, {value}"
+        dict.__setitem__(self, name, value)
+
 
 class Request:
     """One HTTP request as the handlers see it, from this server or (upgrades) from aiohttp's."""
@@ -97,8 +103,7 @@ class Request:
         """The same view of a request aiohttp's server parsed (a connection handed to it)."""
         headers = Headers()
         for k, v in request.headers.items():
-            key = k.lower()
-            headers[key] = f"{dict.__getitem__(headers, key)}, {v}" if dict.__contains__(headers, key) else v
+            headers.add(k.lower(), v)
         too_large = False
         try:
             body = await request.read() if request.can_read_body else b""
@@ -248,8 +253,8 @@ def _date() -> bytes:
 
 def _head(status: int, headers: Iterable[tuple[str, str]], extra: bytes) -> bytes:
     lines = [b"HTTP/1.1 %d %s\r\nDate: %s\r\n" % (status, _REASONS.get(status, b"Unknown"), _date())]
-    for k, v in headers:
-        lines.append(f"{k}: {v}\r\n".encode("latin-1"))
+    for k, v in headers:  # UTF-8, as aiohttp and Go write them (a Warning may quote any field name)
+        lines.append(f"{k}: {v}\r\n".encode())
     lines.append(extra)
     return b"".join(lines)
 
@@ -322,12 +327,7 @@ class HttpConnection(asyncio.Protocol):
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        key = name.decode("latin-1").lower()
-        v = value.decode("latin-1")
-        headers = self._headers
-        if dict.__contains__(headers, key):
-            v = f"{dict.__getitem__(headers, key)}, {v}"
-        dict.__setitem__(headers, key, v)
+        self._headers.add(name.decode("latin-1").lower(), value.decode("latin-1"))
 
     def on_headers_complete(self) -> None:
         headers = self._headers
@@ -374,12 +374,22 @@ class HttpConnection(asyncio.Protocol):
         self._current = asyncio.get_running_loop().create_task(self._serve(request, keep_alive))
 
     async def _serve(self, request: Request, keep_alive: bool) -> None:
+        """Answer one request, then start the next. Whatever fails on the way closes the connection:
+        a connection left with a request that never ends would hold every later one of its client."""
         try:
             expect = request.headers.get("expect")
             if expect is not None and expect.lower() != "100-continue":
                 reply: Reply = Answer(f"Unknown Expect: {expect}".encode(), 417, "text/plain")
             else:
                 reply = await self.server.handler(request)
+            if self._closed:
+                return
+            self._write_reply(request, reply, keep_alive)
+            if not keep_alive:
+                self._close()
+                return
+            if self._can_write is not None and not self._can_write.done():
+                await self._can_write
         except asyncio.CancelledError:
             if not self._closed:
                 raise
@@ -393,14 +403,6 @@ class HttpConnection(asyncio.Protocol):
             return
         finally:
             self.last_active = time.monotonic()
-        if self._closed:
-            return
-        self._write_reply(request, reply, keep_alive)
-        if not keep_alive:
-            self._close()
-            return
-        if self._can_write is not None and not self._can_write.done():
-            await self._can_write
         self._next()
 
     def _next(self) -> None:
