@@ -131,14 +131,19 @@ async def metrics_text(client: ApiClient) -> str:
 # -- process figures ----------------------------------------------------------------------------------
 
 
-def rss_table(cluster: SimCluster, etcd: EtcdCluster | None) -> tuple[str, int]:
+def processes(cluster: SimCluster, etcd: EtcdCluster | None) -> dict[str, psutil.Process]:
+    """Every process of the cluster by name, etcd's members included."""
     procs = dict(cluster.processes())
     if etcd is not None:
         for m in etcd.members:
             if m.proc is not None and m.proc.poll() is None:
                 procs[f"etcd-{m.name}"] = psutil.Process(m.proc.pid)
+    return procs
+
+
+def rss_table(cluster: SimCluster, etcd: EtcdCluster | None) -> tuple[str, int]:
     parts, total = [], 0
-    for name, p in procs.items():
+    for name, p in processes(cluster, etcd).items():
         try:
             rss = p.memory_info().rss
         except psutil.Error:
@@ -324,7 +329,7 @@ async def pods_running(backend: str, nodes: int, pods: int, kill: int, max_pods:
         await wait_nodes_ready(client, nodes, "sim-", limit_s=max(300, nodes * 0.2))
         text0 = await metrics_text(client)
         before, counts0 = histograms(text0), request_counts(text0)
-        procs = cluster.processes()
+        procs = processes(cluster, etcd)
         cpu0 = {name: cpu_seconds(p) for name, p in procs.items()}
         try:
             elapsed = await run_pods(client, "scale", pods, 1000, limit_s=max(600, pods / 20))
