@@ -215,9 +215,16 @@ class EtcdStore:
 
     @classmethod
     async def open(
-        cls, endpoints: list[tuple[str, int]], retry_for: float = 10.0, connect_timeout: float = 5.0
+        cls, endpoints: list[tuple[str, int]], retry_for: float = 10.0, connect_timeout: float = 5.0,
+        compact_interval: float = 300.0,
     ) -> EtcdStore:
-        """Connect and check that the cluster answers; StoreUnavailableError if it does not."""
+        """Connect and check that the cluster answers; StoreUnavailableError if it does not.
+
+        Every `compact_interval` seconds (0: never) the store compacts etcd's history up to the
+        revision that was current one interval earlier, as kube-apiserver does: etcd keeps every
+        version of every key until someone compacts, and its database has a size quota (2 GiB
+        by default) past which it refuses writes. Several kubelite servers on one etcd each do
+        this; compacting at a revision already compacted is a no-op."""
         target = await _grpc_target(endpoints)
         channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
         store = cls(endpoints, channel, retry_for)
@@ -233,11 +240,28 @@ class EtcdStore:
                 e.details() if isinstance(e, grpc.aio.AioRpcError) else f"no answer in {connect_timeout}s"
             )
             raise StoreUnavailableError(f"cannot reach etcd at {names}: {detail}") from None
+        if compact_interval > 0:
+            store._compactor = asyncio.get_running_loop().create_task(store._compact_loop(compact_interval))
         return store
+
+    _compactor: asyncio.Task[None] | None = None
+
+    async def _compact_loop(self, interval: float) -> None:
+        previous = 0
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if previous:
+                    await self.compact(previous)
+                previous = await self.current_revision()
+            except StoreUnavailableError:
+                pass  # etcd away: writes report it; try again next round
 
     async def close(self) -> None:
         if not self._closed.is_set():
             self._closed.set()
+            if self._compactor is not None:
+                self._compactor.cancel()
             while self._pending:
                 w = self._pending.popleft()
                 if not w.future.done():

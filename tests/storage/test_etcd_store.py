@@ -1,4 +1,4 @@
-"""etcd: writes that arrive together go in one transaction, yet every write keeps its own revision."""
+"""The etcd backend's own behaviour: grouped writes with one revision each, and compaction."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from kubelite.storage import ConflictError, EventType, KeyExistsError, open_store
+from kubelite.storage import CompactedError, ConflictError, EventType, KeyExistsError, open_store
 from kubelite.storage.etcd import SUB_BITS, EtcdStore
 from kubelite.testing.etcd import EtcdCluster
 
@@ -89,3 +89,23 @@ async def test_values_that_look_like_the_place_header_round_trip(etcd: EtcdStore
     await watch.aclose()  # type: ignore[attr-defined]
     deleted = await etcd.delete(prefix + "a")
     assert deleted.value == odd
+
+
+async def test_history_is_compacted_an_interval_behind(etcd_cluster: EtcdCluster, prefix: str) -> None:
+    store = await EtcdStore.open([("127.0.0.1", etcd_cluster.members[0].client_port)], compact_interval=0.3)
+    try:
+        first = await store.create(prefix + "a", b"1")
+        for i in range(5):
+            await store.update(prefix + "a", str(i).encode(), 0)
+        # first tick records the current revision, the next compacts up to it
+        for _ in range(100):
+            if await store.compacted_revision() >= first:
+                break
+            await asyncio.sleep(0.1)
+        assert await store.compacted_revision() >= first
+        with pytest.raises(CompactedError):
+            await store.list(prefix, revision=first)
+        kv = await store.get(prefix + "a")
+        assert kv is not None and kv.value == b"4"  # the latest state stays
+    finally:
+        await store.close()
