@@ -125,7 +125,7 @@ async def test_a_configmap_put_answers_what_get_returns(in_process_api: tuple[Ap
     assert int(put["metadata"]["resourceVersion"]) > int(cm["metadata"]["resourceVersion"])
 
 
-async def test_the_cache_uses_the_writers_object_only_for_the_very_bytes_it_was_told_about() -> None:
+async def test_the_cache_uses_the_writers_object_only_for_the_bytes_it_was_told_about() -> None:
     store = await open_store("memory://")
     cache = WatchCache(store, "/registry/pods/")
     await cache.start()
@@ -135,10 +135,14 @@ async def test_the_cache_uses_the_writers_object_only_for_the_very_bytes_it_was_
         cache.expect(POD_KEY, value, told)
         cache._apply(EventType.PUT, POD_KEY, value, 10)
         assert cache.objects[POD_KEY].labels == {"from": "writer"}
-        # equal bytes in another object (a store that copies values, another writer): decoded
+        # equal bytes in another object (etcd's events carry copies): still the writer's object
         cache.expect(POD_KEY, value, told)
         cache._apply(EventType.PUT, POD_KEY, bytes(bytearray(value)), 11)
-        assert cache.objects[POD_KEY].labels == {"from": "bytes"}
+        assert cache.objects[POD_KEY].labels == {"from": "writer"}
+        # other bytes (another writer won): decoded
+        cache.expect(POD_KEY, value, told)
+        cache._apply(EventType.PUT, POD_KEY, value.replace(b"bytes", b"other"), 12)
+        assert cache.objects[POD_KEY].labels == {"from": "other"}
         assert not cache._expected  # (each event takes its key's expectation away)
         # expectations of writes that never land do not pile up
         from kubelite.apiserver import watchcache

@@ -339,8 +339,8 @@ class WatchCache:
         bytes again (one decode less per write). The writer must not change what those facts
         come from (namespace, labels, the index and selectable fields) after calling this.
 
-        An event that carries other bytes (another writer won, a store that copies values)
-        simply decodes them; each key keeps only its latest expectation, and the table is
+        The bytes are compared by value (etcd's events carry copies). An event that carries
+        other bytes (another writer won) simply decodes them; each key keeps only its latest expectation, and the table is
         emptied when it grows large (writes that failed leave theirs behind)."""
         expected = self._expected
         if len(expected) >= _MAX_EXPECTED and key not in expected:
@@ -413,7 +413,8 @@ class WatchCache:
         prev = self.objects.get(key)
         index_fn = self.index_fn
         hint = self._expected.pop(key, None) if self._expected else None
-        decoded = hint[1] if hint is not None and hint[0] is value else orjson.loads(value)
+        # equal, not only the same object: etcd's events carry copies of the bytes written
+        decoded = hint[1] if hint is not None and hint[0] == value else orjson.loads(value)
         obj = Entry(key, value, revision, decoded, index_fn, self.fields_fns)
         if etype is EventType.DELETE:
             self.objects.pop(key, None)
