@@ -166,7 +166,7 @@ async def test_a_silent_server_hits_the_time_limit_and_the_connection_is_dropped
         await keep_answering(reader, writer, n)
 
     async with Scripted(sock, silent_first) as server:
-        with pytest.raises(TimeoutError):
+        with pytest.raises(TimeoutError, match=r"no answer within the time limit \(request sent on a new connection\)"):
             await pool.request("GET", "/slow", time_limit=0.3)
         assert (await pool.request("GET", "/next", time_limit=5)).body == b"echo:/next:"
         assert server.connections == 2  # the half-used connection was not reused
@@ -185,6 +185,61 @@ async def test_the_pool_never_opens_more_than_its_limit(sock: str) -> None:
             results = await asyncio.gather(*(small.request("GET", "/", time_limit=10) for _ in range(12)))
         assert all(r.body == b"ok" for r in results)
         assert server.most_open == 2 and server.connections == 2
+    finally:
+        await small.close()
+
+
+async def test_a_full_pool_serves_its_waiters_in_order_a_busy_caller_cannot_starve_them(sock: str) -> None:
+    """A caller that sends its next request as soon as its answer came (a kubelet's status writer)
+    must not take the released connection from a caller already waiting for one: that one would
+    wait until the busy caller stops, past its time limit under a long burst."""
+    order: list[str] = []
+    small = HttpPool(host="localhost", port=80, unix_path=sock, limit=1)
+
+    async def busy() -> None:
+        for i in range(20):
+            await small.request("GET", f"/busy/{i}", time_limit=10)
+            order.append(f"busy{i}")
+
+    async def waiter() -> None:
+        await small.request("GET", "/waiter", time_limit=10)
+        order.append("waiter")
+
+    try:
+        async with Scripted(sock, keep_answering):
+            busy_task = asyncio.create_task(busy())
+            await asyncio.sleep(0)  # busy holds the only connection
+            await asyncio.gather(busy_task, waiter())
+        assert order.index("waiter") <= 2, order  # right after the exchange it waited behind
+    finally:
+        await small.close()
+
+
+async def test_a_waiter_that_gives_up_passes_its_turn_on(sock: str) -> None:
+    """A waiter whose time limit ends while it waits for a connection must not keep the connection
+    (or the slot) it was handed: the next waiter gets it, and the pool stays usable."""
+    release = asyncio.Event()
+
+    async def held_then_answering(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        head, _ = await read_request(reader)
+        if b"/held" in head:
+            await release.wait()
+        writer.write(answer(b"ok"))
+        await keep_answering(reader, writer, n)
+
+    small = HttpPool(host="localhost", port=80, unix_path=sock, limit=1)
+    try:
+        async with Scripted(sock, held_then_answering):
+            held = asyncio.create_task(small.request("GET", "/held", time_limit=10))
+            await asyncio.sleep(0.05)
+            with pytest.raises(TimeoutError, match=r"no connection within the time limit \(1 open of 1"):
+                await small.request("GET", "/gives-up", time_limit=0.1)  # waits for the only connection
+            later = asyncio.create_task(small.request("GET", "/later", time_limit=10))
+            await asyncio.sleep(0.05)
+            release.set()
+            assert (await held).body == b"ok"
+            assert (await later).body == b"echo:/later:"
+            assert (await small.request("GET", "/again", time_limit=10)).body == b"echo:/again:"
     finally:
         await small.close()
 

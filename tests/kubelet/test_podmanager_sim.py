@@ -126,6 +126,35 @@ async def test_a_bound_pod_runs_with_an_ip_from_the_pod_cidr(node: Node) -> None
     await eventually(lambda: {"Pulling", "Pulled", "Created", "Started"} <= set(node.reasons()), what="events")
 
 
+async def test_a_late_write_of_an_old_status_is_undone_by_the_kubelet(node: Node) -> None:
+    """A status PATCH the kubelet gave up on (its time limit) that the server ran after the newer one
+    (docs/scale.md, the stall under heavy load) must not leave the pod ContainerCreating for good:
+    the kubelet sees the API's status is not its own latest and writes it again, as Kubernetes'
+    status manager reconciles. Another writer's condition is left alone."""
+    await node.fake.create(PODS, make_pod("late"), "default")
+    await eventually(lambda: node.container("late").get("ready"), what="ready")
+    await eventually(lambda: node.pm.status_writer.pending == 0, what="no status left to write")
+    running = node.status("late")
+    old = {**running, "phase": "Pending",
+           "containerStatuses": [{**running["containerStatuses"][0], "ready": False, "started": False,
+                                  "state": {"waiting": {"reason": "ContainerCreating"}}}],
+           "conditions": [{**c, "status": "False"} if c["type"] in ("Ready", "ContainersReady") else c
+                          for c in running["conditions"]]}
+    await node.fake.patch(PODS, "late", {"status": old}, "default", subresource="status")  # the late request
+    await eventually(lambda: node.status("late").get("phase") == "Running" and node.container("late").get("ready"),
+                     what="the kubelet's own status back")
+    assert node.status("late")["conditions"] == running["conditions"]
+
+    writes = node.pm.status_writer.writes
+    other = [*running["conditions"], {"type": "DisruptionTarget", "status": "True", "reason": "Test"}]
+    await node.fake.patch(PODS, "late", {"status": {"conditions": other}}, "default", subresource="status")
+    await eventually(lambda: any(c["type"] == "DisruptionTarget" for c in node.status("late")["conditions"]),
+                     what="the other writer's condition")
+    for _ in range(10):  # the kubelet's informer has seen it; it must not answer with a write
+        await asyncio.sleep(0.02)
+    assert node.pm.status_writer.writes == writes
+
+
 async def test_init_containers_run_in_order_before_the_containers(node: Node) -> None:
     pod = make_pod("init", initContainers=[
         {"name": "one", "image": "busybox", "env": [{"name": "KUBELITE_SIM_EXIT_CODE", "value": "0"}]},

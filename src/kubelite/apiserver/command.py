@@ -12,6 +12,7 @@ import click
 
 from kubelite import aio
 from kubelite.apiserver.controlplane import ControlPlaneConfig, post_start_hooks
+from kubelite.apiserver.http import SLOW_REQUEST
 from kubelite.apiserver.priority import DEFAULT_QUEUE_LENGTH, DEFAULT_QUEUE_WAIT, FlowControlConfig
 from kubelite.apiserver.server import ServerConfig, run_server
 from kubelite.controllers.command import Duration
@@ -54,12 +55,14 @@ from kubelite.storage import StoreUnavailableError
               show_default=True, help="Requests a busy priority level queues before answering 429.")
 @click.option("--flowcontrol-queue-wait", type=Duration(), default=f"{DEFAULT_QUEUE_WAIT:g}s", show_default=True,
               help="Longest wait in a priority level's queue before 429.")
+@click.option("--slow-request-threshold", type=Duration(), default=f"{SLOW_REQUEST:g}s", show_default=True,
+              help="A request slower than this logs one warning line naming where its time went.")
 @click.option("-v", "--verbose", is_flag=True, help="Log at debug level.")
 def server(data_dir: Path, bind_address: str, port: int, datastore: str | None, token: str | None,
            advertise_host: str | None, bookmark_interval: float, watch_cache_size: int, disable_scheduler: bool,
            disable_controllers: bool, node_monitor_grace_period: float, toleration: float, lease_duration: float,
            max_requests_inflight: int, max_mutating_requests_inflight: int, flowcontrol_queue_length: int,
-           flowcontrol_queue_wait: float, verbose: bool) -> None:
+           flowcontrol_queue_wait: float, slow_request_threshold: float, verbose: bool) -> None:
     """Run the API server (HTTPS, bearer token and client-certificate authentication), with the
     scheduler and the controller manager behind leader election unless disabled."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
@@ -74,6 +77,8 @@ def server(data_dir: Path, bind_address: str, port: int, datastore: str | None, 
         raise click.BadParameter("must be at least 1s", param_hint="--leader-elect-lease-duration")
     if flowcontrol_queue_wait <= 0:
         raise click.BadParameter("must be > 0", param_hint="--flowcontrol-queue-wait")
+    if slow_request_threshold <= 0:
+        raise click.BadParameter("must be > 0", param_hint="--slow-request-threshold")
     flow_control = FlowControlConfig(max_requests_inflight, max_mutating_requests_inflight,
                                      flowcontrol_queue_length, flowcontrol_queue_wait)
     control_plane = ControlPlaneConfig(
@@ -84,7 +89,7 @@ def server(data_dir: Path, bind_address: str, port: int, datastore: str | None, 
     config = ServerConfig(data_dir=data_dir.resolve(), bind_address=bind_address, port=port, datastore=datastore,
                           token=token, advertise_host=advertise_host, bookmark_interval=bookmark_interval,
                           watch_history=watch_cache_size, post_start=post_start_hooks(control_plane),
-                          flow_control=flow_control)
+                          flow_control=flow_control, slow_request=slow_request_threshold)
 
     async def main() -> None:
         stop = asyncio.Event()

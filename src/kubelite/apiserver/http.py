@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections import deque
@@ -43,6 +44,19 @@ MAX_BODY_KEPT = 3 * 1024 * 1024 + 1024
 MAX_QUEUED = 8
 #: answers larger than this are written apart from their head (no concatenated copy)
 SPLIT_WRITE = 64 * 1024
+#: a request slower than this (seconds, headers parsed to answer written) logs one warning line
+#: naming where its time went (Kubernetes' request trace threshold is 5 s as well)
+SLOW_REQUEST = 5.0
+#: a request still in progress after this many seconds is logged once as stuck, naming the phase
+#: it is in (it logs its slow-request line too when it ends, if it ever does)
+STUCK_REQUEST = 30.0
+
+#: the request the current task serves: the store wrapper (metrics.TimedStore) adds its calls'
+#: time to it. Each request runs in its own task, so setting it never leaks to another request.
+current_request: contextvars.ContextVar[Request | None] = contextvars.ContextVar("kubelite_request", default=None)
+
+#: methods that change nothing (a late one does no harm)
+_SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 
 _REASONS = {s.value: s.phrase.encode("latin-1") for s in HTTPStatus}
 
@@ -72,7 +86,9 @@ class Request:
     """One HTTP request as the handlers see it, from this server or (upgrades) from aiohttp's."""
 
     __slots__ = ("method", "path", "raw_path", "query_string", "headers", "version", "body", "transport",
-                 "body_too_large", "aiohttp", "complete", "_parts", "_size", "_waiter", "_query", "_state", "_conn")
+                 "body_too_large", "aiohttp", "complete", "_parts", "_size", "_waiter", "_query", "_state", "_conn",
+                 "started", "phase", "seat_seconds", "body_seconds", "store_seconds", "store_calls", "write_seconds",
+                 "queued_seconds", "phase_started", "verb", "resource", "namespace", "name", "code", "reported")
 
     def __init__(self, method: str, raw_path: str, query_string: str, headers: Headers,
                  version: tuple[int, int], body: bytes, transport: asyncio.BaseTransport | None,
@@ -97,6 +113,28 @@ class Request:
         self._query: MultiDictProxy[str] | None = None
         self._state: dict[Any, Any] | None = None
         self._conn: HttpConnection | None = None
+        # the slow-request trace (docs/apiserver.md, "Slow requests"): plain floats and references
+        # to strings that exist anyway, so a fast request pays a few attribute stores
+        #: perf_counter when the headers were parsed
+        self.started = time.perf_counter()
+        #: what the request is doing now: queued, seat, body, handler, store, write
+        self.phase = "queued"
+        #: perf_counter when the waiting phase (seat, body, store, write) began: a stuck line counts it
+        self.phase_started = self.started
+        #: headers parsed to the handler's start (behind an earlier request of its connection)
+        self.queued_seconds = 0.0
+        self.seat_seconds = 0.0
+        self.body_seconds = 0.0
+        self.store_seconds = 0.0
+        self.store_calls = 0
+        self.write_seconds = 0.0
+        self.verb = ""
+        self.resource = ""
+        self.namespace: str | None = None
+        self.name: str | None = None
+        self.code = 0
+        #: already logged as stuck (in progress past the stuck limit)
+        self.reported = False
 
     @classmethod
     async def from_aiohttp(cls, request: web.BaseRequest) -> Request:
@@ -138,7 +176,13 @@ class Request:
         if not self.complete:
             if self._waiter is None:
                 self._waiter = asyncio.get_running_loop().create_future()
-            await self._waiter
+            phase, self.phase = self.phase, "body"
+            t = self.phase_started = time.perf_counter()
+            try:
+                await self._waiter
+            finally:
+                self.body_seconds += time.perf_counter() - t
+                self.phase = phase
         return self.body
 
     def _add_body(self, data: bytes) -> None:
@@ -172,6 +216,32 @@ class Request:
 
     def get(self, key: Any, default: Any = None) -> Any:
         return self._state.get(key, default) if self._state is not None else default
+
+    def trace(self, total: float, outcome: str, now: float | None = None) -> str:
+        """The slow-request line: what the request was and where its `total` seconds went; `now`
+        for a request in progress (the phase it is in counts up to now)."""
+        seat, body, store, write = self.seat_seconds, self.body_seconds, self.store_seconds, self.write_seconds
+        if now is not None:
+            current = now - self.phase_started
+            if self.phase == "seat":
+                seat += current
+            elif self.phase == "body":
+                body += current
+            elif self.phase == "store":
+                store += current
+            elif self.phase == "write":
+                write += current
+        if not self.resource:
+            what = self.path
+        elif self.name:
+            what = f"{self.resource} {self.namespace}/{self.name}" if self.namespace else f"{self.resource} {self.name}"
+        else:
+            what = f"{self.resource} in {self.namespace}" if self.namespace else self.resource
+        accounted = self.queued_seconds + seat + body + store + write
+        return (f"{self.verb or self.method.lower()} {what} (user agent {self.headers.get('user-agent', '')!r}): "
+                f"{total:.3f}s: queued on its connection {self.queued_seconds:.3f}s, "
+                f"priority seat {seat:.3f}s, body {body:.3f}s, store {store:.3f}s in {self.store_calls} call(s), "
+                f"handler {max(0.0, total - accounted):.3f}s, write {write:.3f}s; {outcome}")
 
 
 class Answer:
@@ -273,6 +343,8 @@ class HttpConnection(asyncio.Protocol):
         self._queue: deque[tuple[Request, bool]] = deque()
         self._current: asyncio.Task[None] | None = None
         self._current_streams = False
+        self._serving: Request | None = None  # the request `_current` serves (the stuck check)
+        self._requests = 0  # requests started on this connection
         self._upgrade = False
         self._closed = False
         self._reading = True
@@ -290,11 +362,17 @@ class HttpConnection(asyncio.Protocol):
         if self._incoming is not None:
             self._incoming._finish_body(ConnectionResetError("the client went away before the end of its body"))
             self._incoming = None
-        self.server.connections.discard(self)
+        if self._current is None:  # else kept until its request ends (HttpServer's stuck check)
+            self.server.connections.discard(self)
         if self._can_write is not None and not self._can_write.done():
             self._can_write.set_result(None)
-        if self._current is not None and self._current_streams:
-            self._current.cancel()  # a watch whose client left: nothing more to send it
+        if self._current is not None and (self._current_streams or (
+                self._serving is not None and self._serving.phase == "seat")):
+            # a watch whose client left: nothing more to send it. A request still waiting for its
+            # priority level's seat has done nothing yet: its client gave up (its time limit), so
+            # it must neither take a seat from a live one nor write what its client took for failed
+            # (Kubernetes cancels the request's context when its client goes)
+            self._current.cancel()
 
     def pause_writing(self) -> None:
         if self._can_write is None or self._can_write.done():
@@ -370,39 +448,75 @@ class HttpConnection(asyncio.Protocol):
     # -- serving ------------------------------------------------------------------------------------
 
     def _start(self, request: Request, keep_alive: bool) -> None:
+        self._requests += 1
         self._current_streams = False
         self._current = asyncio.get_running_loop().create_task(self._serve(request, keep_alive))
 
     async def _serve(self, request: Request, keep_alive: bool) -> None:
         """Answer one request, then start the next. Whatever fails on the way closes the connection:
         a connection left with a request that never ends would hold every later one of its client."""
+        current_request.set(request)
+        self._serving = request
+        request.queued_seconds = time.perf_counter() - request.started
+        request.phase = "handler"
+        outcome = "answered"
         try:
+            if self._requests == 1 and request.method not in _SAFE_METHODS:
+                # The first request of a connection may have waited unread (accept queue, a starved
+                # server) while its client gave up and closed: then its bytes and the close are read
+                # together, the close one loop turn later. Look once more before running a write.
+                await asyncio.sleep(0)
+            tr = self.transport
+            if self._closed or tr is None or tr.is_closing():
+                # Its client closed the connection before the request started: nothing can answer
+                # it, and its client took it for failed (a time limit) and may have sent a newer
+                # write since on another connection. Run late, a kubelet's stale pod status
+                # overwrote the newer one (docs/apiserver.md, "Slow requests").
+                outcome = "not started: the client had gone"
+                self._close()
+                return
             expect = request.headers.get("expect")
             if expect is not None and expect.lower() != "100-continue":
                 reply: Reply = Answer(f"Unknown Expect: {expect}".encode(), 417, "text/plain")
             else:
                 reply = await self.server.handler(request)
+            request.code = reply.status
             if self._closed:
+                outcome = "the client had gone: answer not sent"
                 return
+            request.phase = "write"
+            written = request.phase_started = time.perf_counter()
             self._write_reply(request, reply, keep_alive)
             if not keep_alive:
                 self._close()
                 return
             if self._can_write is not None and not self._can_write.done():
                 await self._can_write
+            request.write_seconds = time.perf_counter() - written
         except asyncio.CancelledError:
+            outcome = "cancelled: the client had gone"
             if not self._closed:
                 raise
             return
         except ConnectionResetError:  # the client left while its answer was being written
+            outcome = "the client went away during the answer"
             self._close()
             return
         except Exception:  # noqa: BLE001 - the handler answers its own errors; this is a last resort
+            outcome = "failed"
             log.exception("unhandled error serving %s %s", request.method, request.path)
             self._close()
             return
         finally:
+            self._serving = None
+            if self._closed:
+                self.server.connections.discard(self)
             self.last_active = time.monotonic()
+            total = time.perf_counter() - request.started
+            if outcome.startswith("not started"):
+                log.warning("request dropped: %s", request.trace(total, outcome))
+            elif total > self.server.slow_request and not self._current_streams and request.verb != "watch":
+                log.warning("slow request: %s", request.trace(total, f"{outcome} {request.code or ''}".rstrip()))
         self._next()
 
     def _next(self) -> None:
@@ -490,6 +604,18 @@ class HttpConnection(asyncio.Protocol):
         if self._current is None and not self._queue and now - self.last_active > KEEPALIVE:
             self._close()
 
+    def report_stuck(self, now: float, limit: float) -> None:
+        """Log (once) the request this connection serves if it has been in progress over `limit`
+        seconds: a request that never ends would otherwise never log its slow-request line."""
+        request = self._serving
+        if request is None or request.reported or self._current_streams or request.verb == "watch":
+            return  # a stream (watch, logs) lasts as long as its client wants
+        age = now - request.started
+        if age > limit:
+            request.reported = True
+            log.warning("stuck request, still %s: %s", request.phase,
+                        request.trace(age, "in progress" + (" (its client has gone)" if self._closed else ""), now))
+
 
 class HttpServer:
     """The listeners' shared state: the handler, the aiohttp server for upgrades, the connections."""
@@ -498,6 +624,10 @@ class HttpServer:
         self.handler = handler
         self.fallback = fallback
         self.connections: set[HttpConnection] = set()
+        #: seconds after which a request logs its slow-request line (inf: never)
+        self.slow_request = SLOW_REQUEST
+        #: seconds after which a request still in progress is logged as stuck
+        self.stuck_request = STUCK_REQUEST
         self._servers: list[asyncio.AbstractServer] = []
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -511,11 +641,17 @@ class HttpServer:
             self._sweeper = asyncio.create_task(self._sweep(), name="http idle connections")
 
     async def _sweep(self) -> None:
+        last_idle_check = time.monotonic()
         while True:
-            await asyncio.sleep(KEEPALIVE / 5)
+            await asyncio.sleep(min(KEEPALIVE / 5, self.stuck_request / 3))
             now = time.monotonic()
+            if now - last_idle_check >= KEEPALIVE / 5:
+                last_idle_check = now
+                for conn in list(self.connections):
+                    conn.close_if_idle(now)
+            started = time.perf_counter()
             for conn in list(self.connections):
-                conn.close_if_idle(now)
+                conn.report_stuck(started, self.stuck_request)
 
     async def close(self) -> None:
         if self._sweeper is not None:

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from kubelite.apiserver.http import current_request
 from kubelite.storage import Event, KeyValue, ListResult, Store
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -112,7 +113,8 @@ def _resource_prefix(key: str) -> str:
 
 
 class TimedStore:
-    """A Store that records the latency of each call (the watch stream is not timed).
+    """A Store that records the latency of each call (the watch stream is not timed), on /metrics
+    and on the slow-request trace of the request that made it (http.current_request).
 
     It also remembers the revision of this server's latest write under each resource prefix
     (`last_write`): a watch cache that has reached it has every write this server acknowledged
@@ -125,54 +127,74 @@ class TimedStore:
         self._h = {op: metrics.store_histogram(op) for op in
                    ("get", "list", "count", "create", "update", "delete", "compact", "current_revision")}
 
+    @staticmethod
+    def _begin() -> float:
+        """Start timing a call; the request being served (if any) is now in its store phase."""
+        started = time.perf_counter()
+        request = current_request.get()
+        if request is not None:
+            request.phase = "store"
+            request.phase_started = started
+        return started
+
+    def _end(self, operation: str, started: float) -> None:
+        """The call's latency on /metrics and on the request's slow-request trace."""
+        seconds = time.perf_counter() - started
+        self._h[operation].observe(seconds)
+        request = current_request.get()
+        if request is not None:
+            request.store_seconds += seconds
+            request.store_calls += 1
+            request.phase = "handler"
+
     async def get(self, key: str) -> KeyValue | None:
-        t = time.perf_counter()
+        t = self._begin()
         try:
             return await self.inner.get(key)
         finally:
-            self._h["get"].observe(time.perf_counter() - t)
+            self._end("get", t)
 
     async def list(self, prefix: str, limit: int = 0, start_after: str | None = None,
                    revision: int = 0) -> ListResult:
-        t = time.perf_counter()
+        t = self._begin()
         try:
             return await self.inner.list(prefix, limit, start_after, revision)
         finally:
-            self._h["list"].observe(time.perf_counter() - t)
+            self._end("list", t)
 
     async def count(self, prefix: str) -> int:
-        t = time.perf_counter()
+        t = self._begin()
         try:
             return await self.inner.count(prefix)
         finally:
-            self._h["count"].observe(time.perf_counter() - t)
+            self._end("count", t)
 
     async def create(self, key: str, value: bytes) -> int:
-        t = time.perf_counter()
+        t = self._begin()
         try:
             rev = await self.inner.create(key, value)
             self._wrote(key, rev)
             return rev
         finally:
-            self._h["create"].observe(time.perf_counter() - t)
+            self._end("create", t)
 
     async def update(self, key: str, value: bytes, expected_revision: int) -> int:
-        t = time.perf_counter()
+        t = self._begin()
         try:
             rev = await self.inner.update(key, value, expected_revision)
             self._wrote(key, rev)
             return rev
         finally:
-            self._h["update"].observe(time.perf_counter() - t)
+            self._end("update", t)
 
     async def delete(self, key: str, expected_revision: int = 0) -> KeyValue:
-        t = time.perf_counter()
+        t = self._begin()
         try:
             kv = await self.inner.delete(key, expected_revision)
             self._wrote(key, kv.mod_revision)
             return kv
         finally:
-            self._h["delete"].observe(time.perf_counter() - t)
+            self._end("delete", t)
 
     def _wrote(self, key: str, revision: int) -> None:
         prefix = _resource_prefix(key)

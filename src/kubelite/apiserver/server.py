@@ -37,7 +37,7 @@ from kubelite.apiserver import adapters, discovery, errors, metricsapi, objects
 from kubelite.apiserver.allocator import ServiceAllocator
 from kubelite.apiserver.certs import KUBERNETES_SERVICE_IP, Identity, ensure_identity, write_kubeconfig
 from kubelite.apiserver.errors import ApiError
-from kubelite.apiserver.http import Answer, HttpServer, Reply, Request, Stream
+from kubelite.apiserver.http import SLOW_REQUEST, STUCK_REQUEST, Answer, HttpServer, Reply, Request, Stream
 from kubelite.apiserver.metrics import Metrics, TimedStore
 from kubelite.apiserver.metricsapi import MetricsApi
 from kubelite.apiserver.priority import RETRY_AFTER_SECONDS, FlowControl, FlowControlConfig
@@ -90,6 +90,14 @@ class ServerConfig:
     flow_control: FlowControlConfig = field(default_factory=FlowControlConfig)
     #: also listen on DATA_DIR/apiserver.sock for components on this host (see the module docstring)
     local_socket: bool = True
+    #: a request slower than this many seconds logs one warning line naming where its time went
+    #: (docs/apiserver.md, "Slow requests"); one still in progress after `stuck_request` is logged too
+    slow_request: float = SLOW_REQUEST
+    stuck_request: float = STUCK_REQUEST
+
+    def __post_init__(self) -> None:
+        if not self.slow_request > 0 or not self.stuck_request > 0:
+            raise ValueError("the slow and stuck request thresholds must be > 0 seconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +200,8 @@ class ApiServer:
         self.runner = web.ServerRunner(lowlevel, handle_signals=False, shutdown_timeout=1.0)
         await self.runner.setup()
         self.http = HttpServer(self.handle, lowlevel)
+        self.http.slow_request = cfg.slow_request
+        self.http.stuck_request = cfg.stuck_request
         # the local socket and its kubeconfig first: whoever sees HTTPS answer finds both ready
         local_url = await self._listen_local()
         await asyncio.to_thread(write_kubeconfig, self.identity, local_url or self.url, self.local_kubeconfig)
@@ -411,11 +421,19 @@ class ApiServer:
                 else:
                     resource = t.res.plural + (f"/{t.sub}" if t.sub else "")
                     verb = self._verb(request, t)
+                    request.verb, request.resource, request.namespace, request.name = verb, resource, t.namespace, \
+                        t.name
                     level = self.flow_control.level(t.res.plural, t.namespace, t.name, t.sub, verb)
                     if level is None:
                         resp = await self.handle_resource(request, t, verb)
                     else:
-                        await level.acquire()
+                        request.phase = "seat"
+                        seat = request.phase_started = time.perf_counter()
+                        try:
+                            await level.acquire()
+                        finally:
+                            request.seat_seconds = time.perf_counter() - seat
+                            request.phase = "handler"
                         try:
                             resp = await self.handle_resource(request, t, verb)
                         finally:

@@ -75,6 +75,8 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.idle_since = 0.0
         self.received = False  # any byte of the current answer
+        #: exchanges sent on this connection (a time limit's message says whether it was new)
+        self.exchanges = 0
         self._headers: dict[str, str] = {}
         self._headers_done: asyncio.Future[None] | None = None
         self._message_done: asyncio.Future[None] | None = None
@@ -101,6 +103,7 @@ class _Connection(asyncio.Protocol):
         self._streaming = streaming
         self.deadline = INF
         self.read_timeout = None  # a stream's is set once its head has come (StreamedResponse)
+        self.exchanges += 1
         self._headers_done = loop.create_future()
         self._message_done = loop.create_future()
         assert self.transport is not None
@@ -159,7 +162,11 @@ class _Connection(asyncio.Protocol):
             return deadline
         self.deadline = INF
         self._fail(TimeoutError(f"no answer within the time limit ({self.read_timeout}s without data)"
-                                if self._streaming else "no answer within the time limit"))
+                                if self._streaming else
+                                "no answer within the time limit (request sent on a new connection)"
+                                if self.exchanges == 1 else
+                                f"no answer within the time limit (request sent on a connection reused "
+                                f"{self.exchanges - 1} time(s))"))
         return INF
 
     @property
@@ -291,7 +298,11 @@ class HttpPool:
         self._fixed = "".join(f"{k}: {v}\r\n" for k, v in fixed.items()).encode("latin-1")
         self._idle: deque[_Connection] = deque()
         self._all: set[_Connection] = set()
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        #: callers waiting for a connection, oldest first; each is woken with a released connection
+        #: (handed over) or None (a slot is reserved for it: it opens a new connection)
+        self._waiters: deque[asyncio.Future[_Connection | None]] = deque()
+        #: slots given to woken waiters that have not opened their connection yet
+        self._reserved = 0
         self._closed = False
         #: one timer for the time limits of every exchange (_arm)
         self._timer: asyncio.TimerHandle | None = None
@@ -321,8 +332,14 @@ class HttpPool:
             if taken is not None:
                 conn, reused = taken, True
             else:
-                async with asyncio.timeout_at(None if deadline == INF else deadline):
-                    conn, reused = await self._acquire()
+                try:
+                    async with asyncio.timeout_at(None if deadline == INF else deadline):
+                        conn, reused = await self._acquire()
+                except TimeoutError as e:  # never sent: say so (the server never saw it)
+                    if e.errno is not None:
+                        raise  # the system's (a TCP connect that timed out)
+                    raise TimeoutError(f"no connection within the time limit ({len(self._all)} open of "
+                                       f"{self.limit}, {len(self._waiters)} waiting)") from None
             try:
                 conn.send(data, body, streaming=False)
                 if deadline != INF:
@@ -418,31 +435,49 @@ class HttpPool:
         return None
 
     async def _acquire(self) -> tuple[_Connection, bool]:
-        while True:
-            if self._closed:
-                raise RuntimeError("the HTTP client is closed")
-            idle = self._take_idle()
-            if idle is not None:
-                return idle, True
-            if len(self._all) < self.limit:
-                conn = _Connection(self._arm)
-                self._all.add(conn)
-                try:
-                    await self._connect(conn)
-                except BaseException:
-                    self._discard(conn)
-                    raise
-                return conn, False
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            except BaseException:
-                if waiter.done() and not waiter.cancelled():
-                    self._wake_one()  # woken, then cancelled: the turn passes on
-                elif waiter in self._waiters:
-                    self._waiters.remove(waiter)
-                raise
+        """An idle connection, a new one while under the limit, else the next one released, in the
+        order the callers came. A released connection is handed to the oldest waiter, never left
+        for whoever asks first: a caller that sends its next request as soon as its answer came
+        (a status writer's loop) took it back before the woken waiter ran, and the waiter, back
+        at the end of the queue, could wait past its time limit while the pool was busy."""
+        if self._closed:
+            raise RuntimeError("the HTTP client is closed")
+        idle = self._take_idle()
+        if idle is not None:
+            return idle, True
+        if not self._waiters and len(self._all) + self._reserved < self.limit:
+            return await self._open(), False
+        waiter: asyncio.Future[_Connection | None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            handed = await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():  # woken, then cancelled: the turn passes on
+                given = waiter.result()
+                if given is not None:
+                    self._release(given)
+                elif not self._closed:
+                    self._reserved -= 1
+                    self._wake_one()
+            elif waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise
+        if self._closed:
+            raise RuntimeError("the HTTP client is closed")
+        if handed is not None:
+            return handed, True
+        self._reserved -= 1
+        return await self._open(), False
+
+    async def _open(self) -> _Connection:
+        conn = _Connection(self._arm)
+        self._all.add(conn)
+        try:
+            await self._connect(conn)
+        except BaseException:
+            self._discard(conn)
+            raise
+        return conn
 
     async def _connect(self, conn: _Connection) -> None:
         loop = asyncio.get_running_loop()
@@ -457,8 +492,12 @@ class HttpPool:
             self._discard(conn)
             return
         conn.idle_since = time.monotonic()
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)  # handed over: no newcomer can take it first
+                return
         self._idle.append(conn)
-        self._wake_one()
 
     def _discard(self, conn: _Connection) -> None:
         conn.close()
@@ -467,9 +506,11 @@ class HttpPool:
             self._wake_one()
 
     def _wake_one(self) -> None:
+        """A slot came free: the oldest waiter may open a connection in it (reserved until it does)."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
+                self._reserved += 1
                 waiter.set_result(None)
                 return
 

@@ -77,6 +77,8 @@ FULL_RELIST_PERIOD = 10.0
 STATUS_CONCURRENCY = 4
 #: seconds between syncs of every pod (the real kubelet's syncFrequency)
 RESYNC_PERIOD = 60.0
+#: pod conditions the kubelet owns (others, such as PodScheduled or DisruptionTarget, are other writers')
+KUBELET_CONDITIONS = frozenset(("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady"))
 PROBE_KEYS = ((LIVENESS, "livenessProbe"), (READINESS, "readinessProbe"), (STARTUP, "startupProbe"))
 
 
@@ -103,6 +105,8 @@ class PodState:
     pod_ip: tuple[str, str] = ("", "")  # (sandbox id, ip)
     start_time: str | None = None
     last_posted: Obj | None = None
+    #: resourceVersion the API gave the pod for the write of `last_posted` (0: unknown)
+    posted_rv: int = 0
     #: the latest status not yet written (the status manager writes it, skipping any it replaced)
     pending: Obj | None = None
     phase: str = "Pending"
@@ -113,6 +117,20 @@ class PodState:
     previous_ids: dict[str, str] = field(default_factory=dict)
     #: (the spec it was computed from, QoS class)
     qos: tuple[Obj | None, str] = (None, "")
+
+
+def _resource_version(obj: Obj) -> int:
+    try:
+        return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _kubelet_view(status: Obj) -> tuple[Any, ...]:
+    """The parts of a pod status the kubelet writes and nobody else should change."""
+    return (status.get("phase"), status.get("containerStatuses"), status.get("initContainerStatuses"),
+            status.get("podIP"), sorted((str(c.get("type")), str(c.get("status")))
+                                        for c in status.get("conditions") or () if c.get("type") in KUBELET_CONDITIONS))
 
 
 def _signatures(sandboxes: list[PodSandboxStatus], containers: list[ContainerStatus]) -> dict[str, tuple[Any, ...]]:
@@ -268,8 +286,32 @@ class PodManager:
                     om.get(k) == nm.get(k) for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "labels",
                                                       "annotations")):
                 self._api_pods[str(nm["uid"])] = new
+                self._reconcile_status(str(nm["uid"]), new)
                 return
         self._on_add(new)
+
+    def _reconcile_status(self, uid: str, pod: Obj) -> None:
+        """Write the kubelet's latest status again when a later write replaced it in the API.
+
+        The real status manager does this (needsReconcile): the kubelet owns the pod's phase,
+        container statuses and its own conditions. Under a heavy load (docs/scale.md), a status
+        PATCH whose client had given up (time limit) was still run by the server, after the newer
+        one its client had sent since: the pod showed ContainerCreating for good, as nothing ever
+        wrote again. Only an update newer than our own last write counts (our write's echo, or an
+        older one, is not a change), and never while a write of ours is pending or in flight."""
+        st = self._states.get(uid)
+        if st is None or st.last_posted is None or st.pending is not None or not st.posted_rv:
+            return
+        rv = _resource_version(pod)
+        if rv <= st.posted_rv:
+            return
+        if _kubelet_view(pod.get("status") or {}) == _kubelet_view(st.last_posted):
+            return
+        meta = pod["metadata"]
+        log.info("pod %s/%s: its status in the API (resourceVersion %d) is not the kubelet's latest; "
+                 "writing it again", meta.get("namespace"), meta.get("name"), rv)
+        st.pending = st.last_posted
+        self.status_writer.mark(uid)
 
     def _on_delete(self, pod: Obj) -> None:
         if is_mirror(pod):
@@ -1124,7 +1166,7 @@ class PodManager:
         meta = st.pod["metadata"]
         ns, name = str(meta.get("namespace") or "default"), str(meta["name"])
         try:
-            await self.client.patch(PODS, name, {"status": status}, ns, subresource="status")
+            written = await self.client.patch(PODS, name, {"status": status}, ns, subresource="status")
         except ApiError as err:
             if is_not_found(err):
                 if st.pending is status:
@@ -1132,5 +1174,6 @@ class PodManager:
                 return
             raise OSError(f"posting status of {ns}/{name}: {err}") from None
         st.last_posted = status  # never changed after it is built: no copy needed
+        st.posted_rv = _resource_version(written) if isinstance(written, dict) else 0
         if st.pending is status:
             st.pending = None
