@@ -109,3 +109,21 @@ async def test_history_is_compacted_an_interval_behind(etcd_cluster: EtcdCluster
         assert kv is not None and kv.value == b"4"  # the latest state stays
     finally:
         await store.close()
+
+
+async def test_a_watch_without_previous_values_has_the_same_events(etcd: EtcdStore, prefix: str) -> None:
+    start = await etcd.current_revision()
+    r1 = await etcd.create(prefix + "a", b"1")
+    r2 = await etcd.update(prefix + "a", b"2", r1)
+    gone = await etcd.delete(prefix + "a", r2)
+    full, lean = etcd.watch(prefix, start), etcd.watch(prefix, start, prev=False)
+    with_prev = [await asyncio.wait_for(anext(full), 10) for _ in range(3)]
+    without = [await asyncio.wait_for(anext(lean), 10) for _ in range(3)]
+    assert [(e.type, e.key, e.revision) for e in without] == [(e.type, e.key, e.revision) for e in with_prev]
+    assert [e.revision for e in without] == [r1, r2, gone.mod_revision]
+    assert [e.value for e in without[:2]] == [b"1", b"2"]
+    assert with_prev[1].prev_value == b"1" and with_prev[2].value == b"2"
+    # left out: what came before each write
+    assert without[1].prev_value is None and without[2].value == b""
+    await full.aclose()  # type: ignore[attr-defined]
+    await lean.aclose()  # type: ignore[attr-defined]

@@ -201,8 +201,8 @@ class TimedStore:
         if revision > self.last_write.get(prefix, 0):
             self.last_write[prefix] = revision
 
-    def watch(self, prefix: str, after_revision: int) -> AsyncIterator[Event]:
-        return self.inner.watch(prefix, after_revision)
+    def watch(self, prefix: str, after_revision: int, *, prev: bool = True) -> AsyncIterator[Event]:
+        return self.inner.watch(prefix, after_revision, prev=prev)
 
     async def compact(self, revision: int) -> None:
         t = time.perf_counter()

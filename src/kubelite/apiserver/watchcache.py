@@ -105,6 +105,13 @@ class Entry:
         if fields_fns:
             self.fields = {fn: _interned(fn(obj)) for fn in fields_fns}
 
+    def deleted_at(self, revision: int) -> Entry:
+        """This version as the object a delete at `revision` removed: the same bytes and facts."""
+        e = Entry.__new__(Entry)
+        e.key, e.value, e.revision = self.key, self.value, revision
+        e.namespace, e.labels, e.index, e.fields = self.namespace, self.labels, self.index, self.fields
+        return e
+
     def object(self) -> dict[str, Any]:
         """A fresh decoded copy (the caller may keep or change it)."""
         return decode(self.value, self.revision)
@@ -384,7 +391,8 @@ class WatchCache:
         """Follow the store; if the watch breaks (compaction, store error), re-list and go on."""
         while True:
             try:
-                async for ev in self.store.watch(self.prefix, self.revision):
+                # without previous values: the cache has them (etcd reads and sends one per event else)
+                async for ev in self.store.watch(self.prefix, self.revision, prev=False):
                     self._apply(ev.type, ev.key, ev.value, ev.revision)
             except asyncio.CancelledError:
                 raise
@@ -413,9 +421,15 @@ class WatchCache:
         prev = self.objects.get(key)
         index_fn = self.index_fn
         hint = self._expected.pop(key, None) if self._expected else None
-        # equal, not only the same object: etcd's events carry copies of the bytes written
-        decoded = hint[1] if hint is not None and hint[0] == value else orjson.loads(value)
-        obj = Entry(key, value, revision, decoded, index_fn, self.fields_fns)
+        if etype is EventType.DELETE and not value:  # the store left the deleted value out
+            if prev is None:  # (a key this cache never had: nothing to remove, nobody to tell)
+                self._reached(revision)
+                return
+            obj = prev.deleted_at(revision)
+        else:
+            # equal, not only the same object: etcd's events carry copies of the bytes written
+            decoded = hint[1] if hint is not None and hint[0] == value else orjson.loads(value)
+            obj = Entry(key, value, revision, decoded, index_fn, self.fields_fns)
         if etype is EventType.DELETE:
             self.objects.pop(key, None)
             ev = CachedEvent(DELETED, key, obj, prev, revision)
@@ -437,7 +451,6 @@ class WatchCache:
         if len(self.history) == self.history.maxlen:
             self.oldest = self.history[0].revision
         self.history.append(ev)
-        self.revision = revision
         # one encoding per output format and event type for this event, shared by every group
         encoded: dict[Hashable, bytes] = {}
         for members in self.groups.values():
@@ -454,6 +467,11 @@ class WatchCache:
             # one write per connection for everything applied in this loop iteration
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
+        self._reached(revision)
+
+    def _reached(self, revision: int) -> None:
+        """The cache is at `revision`: wake whoever waits for it."""
+        self.revision = revision
         if self._revision_waiters:
             keep = []
             for rev, fut in self._revision_waiters:

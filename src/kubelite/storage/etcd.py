@@ -550,14 +550,16 @@ class EtcdStore:
 
     # -- watch -----------------------------------------------------------------------------------
 
-    def watch(self, prefix: str, after_revision: int) -> AsyncIterator[Event]:
+    def watch(self, prefix: str, after_revision: int, *, prev: bool = True) -> AsyncIterator[Event]:
+        """`prev=False` leaves out etcd's prev_kv: etcd reads the key's previous version for
+        every event it sends with it (a Range each) and sends both values."""
         check_key(prefix, "prefix")
         check_int(after_revision, "after_revision")
         if self._closed.is_set():
             raise StoreUnavailableError("etcd store is closed")
-        return self._watch(prefix, after_revision)
+        return self._watch(prefix, after_revision, prev)
 
-    async def _watch(self, prefix: str, after_revision: int) -> AsyncIterator[Event]:
+    async def _watch(self, prefix: str, after_revision: int, prev: bool) -> AsyncIterator[Event]:
         p = prefix.encode()
         key, end = p or b"\x00", _prefix_end(p)
         last = after_revision
@@ -568,7 +570,7 @@ class EtcdStore:
             # from the transaction holding the first revision after `last` (events up to `last`
             # in it are skipped below)
             start = max((last + 1) >> SUB_BITS, 1)
-            create = rpc.WatchCreateRequest(key=key, range_end=end, start_revision=start, prev_kv=True)
+            create = rpc.WatchCreateRequest(key=key, range_end=end, start_revision=start, prev_kv=prev)
             call = self._watch_stub.Watch(self._watch_requests(rpc.WatchRequest(create_request=create)))
             try:
                 async for resp in call:

@@ -141,7 +141,8 @@ class MemoryStore:
 
     # -- watch and compaction --------------------------------------------------------------------
 
-    def watch(self, prefix: str, after_revision: int) -> AsyncIterator[Event]:
+    def watch(self, prefix: str, after_revision: int, *, prev: bool = True) -> AsyncIterator[Event]:
+        """(Previous values cost nothing here: always given, whatever `prev` says.)"""
         check_key(prefix, "prefix")
         check_int(after_revision, "after_revision")
         self._check_open()

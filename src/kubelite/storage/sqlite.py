@@ -513,7 +513,8 @@ class SQLiteStore:
 
     # -- watch -----------------------------------------------------------------------------------
 
-    def watch(self, prefix: str, after_revision: int) -> AsyncIterator[Event]:
+    def watch(self, prefix: str, after_revision: int, *, prev: bool = True) -> AsyncIterator[Event]:
+        """(Previous values cost nothing here: always given, whatever `prev` says.)"""
         check_key(prefix, "prefix")
         check_int(after_revision, "after_revision")
         self._check_open()

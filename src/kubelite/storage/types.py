@@ -157,11 +157,15 @@ class Store(Protocol):
         """
         ...
 
-    def watch(self, prefix: str, after_revision: int) -> AsyncIterator[Event]:
+    def watch(self, prefix: str, after_revision: int, *, prev: bool = True) -> AsyncIterator[Event]:
         """Every change to keys under `prefix` with revision > after_revision, in order.
 
         Raises CompactedError (on first iteration) when after_revision is older than the kept
         history. The stream ends only when the consumer stops iterating or the store closes.
+        With `prev=False` the store may leave out what came before each write: `prev_value`
+        None, and a DELETE's `value` empty (b""). A consumer that keeps the keys' values
+        itself (the API server's watch cache) asks for that: etcd then reads no previous
+        value per event and sends half the bytes.
         """
         ...
 
