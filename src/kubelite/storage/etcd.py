@@ -12,10 +12,12 @@ All writes of one transaction share etcd's revision, but a resourceVersion must 
 256 plus the write's place in its transaction: the last (or only) write gets 255, earlier ones
 254, 253, ... A value written at another place than the last carries its place in a 4-byte
 header (`_MARK`), stripped on every read; a value without one (a single write, or data written
-before grouping existed) is at place 255. Deletes go alone. A list or watch "at" a revision
-inside a transaction reads at the end of the transaction before it.
+before grouping existed) is at place 255. Deletes go alone. A list "at" a revision inside a
+transaction reads at the end of the transaction before it; a watch from one starts at that
+transaction and skips its events up to the revision.
 
-A list is one Range at a revision, a watch is an etcd watch with prev_kv, compaction is etcd's.
+A list is one Range at a revision, a watch is an etcd watch (with prev_kv unless the caller does
+without previous values), compaction is etcd's, every minute.
 The messages and stubs come from aetcd (`aetcd.rpc`); its high-level Client is not used because
 it talks to one endpoint only and its range call has no limit or revision. Here one gRPC channel
 spans every endpoint with round-robin balancing: a dead member's subchannel drops out, calls
