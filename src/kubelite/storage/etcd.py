@@ -133,7 +133,7 @@ def _kv(kv: Any, key: str | None = None) -> KeyValue:
 class _Write:
     """One create (expected < 0) or update (expected: 0 = the key exists, else its revision)."""
 
-    __slots__ = ("key", "name", "value", "expected", "future", "stored")
+    __slots__ = ("key", "name", "value", "expected", "future", "place", "stored")
 
     def __init__(self, name: str, value: bytes, expected: int, future: asyncio.Future[int]) -> None:
         self.name = name
@@ -141,6 +141,8 @@ class _Write:
         self.value = value
         self.expected = expected
         self.future = future
+        #: its place in the transaction it goes in, and the bytes stored there (_commit_once)
+        self.place = _LAST
         self.stored = b""
 
     def holds(self, kvs: Any) -> bool:
@@ -463,7 +465,8 @@ class EtcdStore:
         req = rpc.TxnRequest()
         n = len(batch)
         for i, w in enumerate(batch):
-            w.stored = _stored(w.value, _LAST - (n - 1 - i))
+            w.place = _LAST - (n - 1 - i)  # the last write at _LAST
+            w.stored = _stored(w.value, w.place)
             cmp = req.compare.add()
             cmp.key = w.key
             if w.expected < 0:
@@ -478,10 +481,7 @@ class EtcdStore:
             req.failure.add().request_range.key = w.key
         resp, failures = await self._txn(batch[0].name if n == 1 else f"{n} writes", req)
         if resp.succeeded:
-            rev = int(resp.header.revision)
-            for i, w in enumerate(batch):
-                if not w.future.done():
-                    w.future.set_result(_revision(rev, _LAST - (n - 1 - i)))
+            self._answer(batch, int(resp.header.revision))
             return
         states: _States = [r.response_range.kvs for r in resp.responses]
         if failures and self._applied_before(batch, states):
@@ -505,12 +505,15 @@ class EtcdStore:
         revs = {kvs[0].mod_revision for kvs in states}
         if len(revs) != 1:
             return False
-        rev = revs.pop()
-        n = len(batch)
-        for i, w in enumerate(batch):
-            if not w.future.done():
-                w.future.set_result(_revision(rev, _LAST - (n - 1 - i)))
+        EtcdStore._answer(batch, revs.pop())
         return True
+
+    @staticmethod
+    def _answer(batch: _Batch, etcd_revision: int) -> None:
+        """The batch was applied at `etcd_revision`: each write's revision is there at its place."""
+        for w in batch:
+            if not w.future.done():
+                w.future.set_result(_revision(etcd_revision, w.place))
 
     async def delete(self, key: str, expected_revision: int = 0) -> KeyValue:
         """Alone in its transaction (a delete event carries no value to put its place in)."""
