@@ -406,6 +406,9 @@ async def main() -> None:
     ap.add_argument("--datastore", choices=("sqlite", "etcd", "both"), default="both")
     ap.add_argument("--nodes", type=int, default=None, help="nodes for scenario 1 (default 5000; quick 1000)")
     ap.add_argument("--only", choices=("nodes", "pods", "big"), default=None, help="run one scenario")
+    ap.add_argument("--pods", type=int, default=10_000,
+                    help="pods of scenario 2 on 100 nodes (default 10,000; fewer for a shorter run)")
+    ap.add_argument("--no-kill", action="store_true", help="scenario 2 without scenario 3 (100 nodes killed)")
     ap.add_argument("--sims", type=int, default=2,
                     help="kubelite sim processes sharing the big scenario's 5000 nodes (default 2: one falls "
                          "behind the pod watch at ~45,000 pods)")
@@ -426,7 +429,7 @@ async def main() -> None:
             if args.only in (None, "nodes"):
                 await nodes_ready(backend, nodes)
             if args.only in (None, "pods"):
-                await pods_running(backend, 100, 10_000, kill=100, max_pods=120)
+                await pods_running(backend, 100, args.pods, kill=0 if args.no_kill else 100, max_pods=max(120, -(-args.pods // 100) + 20))
             if args.only == "big" or (args.only is None and not args.quick):
                 await pods_running(backend, 5000, args.big_pods, kill=0, max_pods=110, sims=max(1, args.sims))
         except (TimeoutError, AssertionError, ApiError, RuntimeError) as err:
