@@ -108,7 +108,7 @@ async def test_controllers_and_scheduler_work_on_shared_parts_without_changing_t
         for compactor in (manager.compactor, transform):
             assert compactor.hits > 0  # parts were shared...
             assert compactor.verify() == 0  # ...and nobody changed one in place
-        cached = [p for p in scheduler.assigned.store.list(NS)]
+        cached = [p for p in scheduler.pods.store.list(NS)]
         assert len({id(p["metadata"]["labels"]) for p in cached if p["metadata"]["labels"].get("tier")}) < len(cached)
     finally:
         await scheduler.stop()

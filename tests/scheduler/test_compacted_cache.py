@@ -13,6 +13,7 @@ from client.waiting import eventually
 from kubelite.api.resources import NODES, PODS
 from kubelite.client.compact import Compactor
 from kubelite.client.fake import FakeApiClient
+from kubelite.scheduler.nodeinfo import PodInfo
 from kubelite.scheduler.scheduler import Scheduler
 from scheduler.builders import make_node, make_pod
 
@@ -40,7 +41,7 @@ async def test_bound_pods_count_against_their_node_with_or_without_compaction(
     s = Scheduler(fake, recorder=Quiet(), rng=random.Random(0))
     await s.start(sync_timeout=10)
     try:
-        cached = [s.assigned.store.get(f"default/web-{i}") for i in range(3)]
+        cached = [s.pods.store.get(f"default/web-{i}") for i in range(3)]
         assert all(p is not None for p in cached)
         pods = [p for p in cached if p is not None]
         if compact == "1":
@@ -64,3 +65,25 @@ async def test_bound_pods_count_against_their_node_with_or_without_compaction(
     finally:
         await s.stop()
         await fake.close()
+
+
+def test_pods_sharing_one_spec_object_are_parsed_alike() -> None:
+    """A compacted informer hands the pending pods of one owner one spec object: the scheduler
+    parses it once, and each pod's PodInfo is what a parse of its own would give."""
+    s = Scheduler(FakeApiClient(), recorder=Quiet(), rng=random.Random(0))
+    compactor = Compactor()
+    first, second = (compactor(make_pod(f"web-{i}", cpu="250m", memory="64Mi", owner="rs-1", host_ports=[80],
+                                         tolerations=[{"key": "k", "operator": "Exists"}]))
+                     for i in range(2))
+    assert first["spec"] is second["spec"]
+    a, b = s._pod_info(first), s._pod_info(second)
+    assert a is not None and b is not None
+    fresh = PodInfo(second)
+    for name in PodInfo.__slots__:
+        assert getattr(b, name) == getattr(fresh, name), name
+    assert (b.key, b.name, b.pod) == ("default/web-1", "web-1", second)
+    assert (a.key, a.cpu, a.host_ports) == ("default/web-0", 250, (("0.0.0.0", "TCP", 80),))
+
+    other = make_pod("web-2", cpu="1", owner="rs-1")  # a spec of its own: parsed afresh
+    c = s._pod_info(other)
+    assert c is not None and c.cpu == 1000 and c.signature != b.signature

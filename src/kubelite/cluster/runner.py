@@ -258,7 +258,7 @@ class Cluster:
         tasks = getattr(s, "_tasks", [])
         if not tasks or any(t.done() for t in tasks):
             return False, "kube-scheduler's scheduling loop is not running"
-        for inf in (s.pending, s.assigned, s.nodes):
+        for inf in (s.pods, s.nodes):
             if not inf.has_synced:
                 return False, "kube-scheduler's informers are not synced"
         return True, "ok"

@@ -25,7 +25,6 @@ from kubelite.controllers.util import (
     is_deleting,
     is_pod_terminal,
     key_of,
-    labels_of,
     meta,
     new_controller_ref,
 )
@@ -166,22 +165,37 @@ async def claim(client: Any, res: Resource, owner: Obj, owner_res: Resource, sel
     by someone else are never touched.
     """
     uid = meta(owner).get("uid")
+    owner_deleting = is_deleting(owner)
     owned: list[Obj] = []
+    # The objects of one owner usually share one labels dict and one ownerReferences list
+    # (compacted caches share equal parts): the selector is matched, and the controller found, once
+    # per distinct dict or list, not once per object (a ReplicaSet of 1000 pods, every reconcile).
+    last_labels: object = None
+    last_matches = False
+    last_refs: object = None
+    ref: dict[str, Any] | None = None
     for obj in objs:
-        ref = controller_ref(obj)
-        matches = selector.matches(labels_of(obj))
-        refs = list(meta(obj).get("ownerReferences") or [])
+        m = meta(obj)
+        refs = m.get("ownerReferences")
+        if refs is None or refs is not last_refs:
+            last_refs, ref = refs, controller_ref(obj)
+        labels = m.get("labels") or {}
+        if labels is not last_labels:
+            last_labels, last_matches = labels, selector.matches(labels)
+        matches = last_matches
         if ref is not None:
             if ref.get("uid") != uid:
                 continue
-            if matches or is_deleting(owner):
+            if matches or owner_deleting:
                 owned.append(obj)
             else:
-                await patch_owner_refs(client, res, obj, [r for r in refs if r.get("uid") != uid])
+                refs = [r for r in meta(obj).get("ownerReferences") or [] if r.get("uid") != uid]
+                await patch_owner_refs(client, res, obj, refs)
             continue
-        if not matches or is_deleting(owner) or is_deleting(obj) or is_pod_terminal(obj):
+        if not matches or owner_deleting or is_deleting(obj) or is_pod_terminal(obj):
             continue
-        refs = [r for r in refs if r.get("uid") != uid] + [new_controller_ref(owner, owner_res)]
+        refs = [r for r in meta(obj).get("ownerReferences") or [] if r.get("uid") != uid]
+        refs.append(new_controller_ref(owner, owner_res))
         adopted = await patch_owner_refs(client, res, obj, refs)
         if adopted is not None:
             owned.append(adopted)

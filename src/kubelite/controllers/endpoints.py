@@ -16,6 +16,7 @@ from typing import Any
 
 from kubelite.api.resources import ENDPOINTS, ENDPOINTSLICES, PODS, SERVICES
 from kubelite.client.informer import InformerFactory
+from kubelite.client.lister import NAMESPACE_INDEX
 from kubelite.client.rest import ApiError, is_already_exists, is_not_found
 from kubelite.controllers.base import Controller, NullRecorder, Recorder
 from kubelite.controllers.util import (
@@ -82,10 +83,16 @@ class EndpointsController(Controller):
         for k in self._services_for(pod):
             self.queue.add(k)
 
+    def _namespace_has_services(self, pod: Mapping[str, Any]) -> bool:
+        ns = meta(pod).get("namespace")
+        return not ns or bool(self.svc_lister.index_keys(NAMESPACE_INDEX, str(ns)))
+
     def _on_pod_update(self, old: Obj, new: Obj) -> None:
         """Services are looked up only when the pod changed in what an address is made of (as the
         endpointslice controller's podEndpointsChanged): most pod updates are status writes that
         change none of it, and each lookup matches every Service of the namespace."""
+        if not self._namespace_has_services(new):
+            return  # nothing to look up (the pods of a namespace without Services)
         if labels_of(old) == labels_of(new):
             if _endpoint_view(old) != _endpoint_view(new):
                 for k in self._services_for(new):

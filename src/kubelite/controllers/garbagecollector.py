@@ -84,7 +84,9 @@ class GarbageCollector(Controller):
 
     def _handler(self, res: Resource, kind: str) -> Any:
         def on_event(obj: Obj) -> None:
-            if meta(obj).get("ownerReferences") or is_deleting(obj):
+            if is_deleting(obj):
+                self.queue.add(item_key(res, obj))
+            elif meta(obj).get("ownerReferences") and not (kind == "add" and self._owners_cached(obj)):
                 self.queue.add(item_key(res, obj))
             if kind == "delete":
                 self._enqueue_dependents(obj)
@@ -103,6 +105,26 @@ class GarbageCollector(Controller):
             if is_deleting(new):
                 self._enqueue_dependents(new)
         return on_update
+
+    def _owners_cached(self, obj: Obj) -> bool:
+        """Whether every owner of a new object is in our caches, with its uid, and not waiting on a
+        foreground deletion: then its reconcile would find every owner "solid" and do nothing (each
+        pod a ReplicaSet creates). As Kubernetes' graph builder, which verifies a new object only
+        when an owner is missing from its graph; an owner's own deletion enqueues its dependents."""
+        ns = meta(obj).get("namespace")
+        for ref in meta(obj).get("ownerReferences") or []:
+            ores = for_kind(str(ref.get("apiVersion")), str(ref.get("kind")))
+            if ores is None:
+                continue  # a kind we do not serve: solid (see _owner_state)
+            entry = self.listers.get(f"{ores.group}/{ores.plural}")
+            if entry is None:
+                return False
+            owner = entry[1].get_by(ns if ores.namespaced else None, str(ref.get("name")))
+            if owner is None or meta(owner).get("uid") != ref.get("uid"):
+                return False
+            if is_deleting(owner) and FOREGROUND in (meta(owner).get("finalizers") or []):
+                return False
+        return True
 
     def _enqueue_dependents(self, owner: Obj) -> None:
         uid = str(meta(owner).get("uid") or "")

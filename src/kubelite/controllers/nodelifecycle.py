@@ -82,6 +82,9 @@ class NodeLifecycleController(Controller):
         self.now = now
         #: node -> (heartbeat signature last seen, when we saw it change, by our clock)
         self.probes: dict[str, tuple[Any, float]] = {}
+        #: node -> the cached Node its last reconcile found Ready, untainted NoExecute and left as it
+        #: was: while the cache still holds that very object, a pod landing there needs nothing
+        self.settled: dict[str, Obj] = {}
         node_informer = factory.informer(NODES)
         lease_informer = factory.informer(LEASES, LEASE_NAMESPACE)
         pod_informer = factory.informer(PODS)
@@ -98,8 +101,20 @@ class NodeLifecycleController(Controller):
 
     def _on_pod(self, pod: Obj) -> None:
         node = (pod.get("spec") or {}).get("nodeName")
-        if node:
+        if node and not self._is_settled(str(node)):
             self.queue.add(str(node))
+
+    def _is_settled(self, name: str) -> bool:
+        """Whether a pod on this node would leave its reconcile nothing to do: the node's last
+        reconcile saw this same cached Node Ready with no NoExecute taint (so no pod there is
+        marked not ready or evicted: Kubernetes' podUpdated does nothing on such a node), and it
+        is not silent by now. Anything else that changes the answer (a Node update, a Lease
+        renewal, the grace period running out) enqueues the node by itself."""
+        node = self.settled.get(name)
+        if node is None or self.node_lister.get(name) is not node:
+            return False
+        probe = self.probes.get(name)
+        return probe is not None and self.now() - probe[1] <= self.grace_period
 
     def _on_pod_update(self, old: Obj, new: Obj) -> None:
         """A pod matters to its node's reconcile when it lands on the node (it may have to be marked
@@ -114,6 +129,7 @@ class NodeLifecycleController(Controller):
     # -- reconcile -----------------------------------------------------------------------------
 
     async def reconcile(self, key: str) -> float | None:
+        self.settled.pop(key, None)
         cached = self.node_lister.get(key)
         if cached is None:
             self.probes.pop(key, None)
@@ -139,6 +155,9 @@ class NodeLifecycleController(Controller):
             await self._mark_pods_not_ready(key)
         after = await self._evict(node, now)
         next_check = min(next_check, after)
+        if not silent and ready_status == "True" and node is cached \
+                and not any(t.get("effect") == "NoExecute" for t in (node.get("spec") or {}).get("taints") or []):
+            self.settled[key] = cached
         return None if math.isinf(next_check) else max(0.1, next_check)
 
     def _heartbeat_signature(self, node: Mapping[str, Any]) -> tuple[Any, ...]:

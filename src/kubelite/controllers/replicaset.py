@@ -35,6 +35,7 @@ from kubelite.controllers.util import (
     key_of,
     labels_of,
     meta,
+    pod_condition,
     pod_from_template,
     selector_of,
     split_key,
@@ -110,6 +111,8 @@ class ReplicaSetController(Controller):
             self._enqueue_matching(pod)
 
     def _on_pod_update(self, old: Obj, new: Obj) -> None:
+        if replica_view(old) == replica_view(new):
+            return  # e.g. the binding, or a status write that leaves the pod not ready: same reconcile
         if is_deleting(new) and not is_deleting(old):
             key = self._owner_key(new)
             if key is not None:
@@ -235,6 +238,20 @@ class ReplicaSetController(Controller):
         return after
 
 
+def replica_view(pod: Mapping[str, Any]) -> tuple[Any, ...]:
+    """All that a reconcile reads of a pod to decide: owners and labels (claim), deletion and phase
+    (active), readiness and since when (status, minReadySeconds). An update that changes none of it
+    (a pod's binding, its first status writes while not ready: half of its updates) would give the
+    same reconcile, so it enqueues nothing. Which pods go first on a scale-down (deletion_rank reads
+    more) is decided by a reconcile that a replica count change brings anyway, from the cache as it
+    is then."""
+    m = meta(pod)
+    ready = pod_condition(pod, "Ready") or {}
+    ready_since = ready.get("lastTransitionTime") if ready.get("status") == "True" else False
+    return (m.get("ownerReferences"), m.get("labels"), m.get("deletionTimestamp"),
+            (pod.get("status") or {}).get("phase"), ready_since)
+
+
 def status_equal(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     """Equal up to omitted zero counters (what a server may drop when it serialises)."""
     keys = set(old) | set(new)
@@ -244,12 +261,30 @@ def status_equal(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
 
 def calculate_status(rs: Mapping[str, Any], active: list[Obj], min_ready_seconds: int, now: float,
                      error: Exception | None = None) -> dict[str, Any]:
-    """The status a set should have given its active pods (zero-valued fields kept explicit)."""
+    """The status a set should have given its active pods (zero-valued fields kept explicit).
+
+    One pass over the pods (a reconcile of a 1000-pod set runs it on every wake-up). The pods of a
+    set usually share one labels dict, and many one conditions list (compacted caches share equal
+    parts), so each distinct dict or list is looked at once, not once per pod."""
     spec = rs.get("spec") or {}
     tlabels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
-    fully = sum(1 for p in active if all(labels_of(p).get(k) == v for k, v in tlabels.items()))
-    ready = sum(1 for p in active if is_pod_ready(p))
-    available = sum(1 for p in active if is_pod_available(p, min_ready_seconds, now))
+    fully = ready = available = 0
+    last_labels: object = None
+    last_fully = False
+    last_conditions: object = None
+    last_ready = last_available = False
+    for p in active:
+        labels = labels_of(p)
+        if labels is not last_labels:
+            last_labels, last_fully = labels, all(labels.get(k) == v for k, v in tlabels.items())
+        fully += last_fully
+        conditions = (p.get("status") or {}).get("conditions")
+        if conditions is None or conditions is not last_conditions:  # likewise equal conditions
+            last_conditions = conditions
+            last_ready = is_pod_ready(p)
+            last_available = last_ready and is_pod_available(p, min_ready_seconds, now)
+        ready += last_ready
+        available += last_available
     status: dict[str, Any] = {
         "replicas": len(active),
         "fullyLabeledReplicas": fully,

@@ -184,13 +184,8 @@ class PodInfo:
 
     def __init__(self, pod: dict[str, Any]) -> None:
         """Raises ResourceError for a malformed request quantity."""
-        self.pod = pod
-        meta = pod.get("metadata") or {}
+        self._read_metadata(pod)
         spec = pod.get("spec") or {}
-        self.namespace: str = meta.get("namespace") or "default"
-        self.name: str = meta.get("name") or ""
-        self.key = f"{self.namespace}/{self.name}"
-        self.uid: str = meta.get("uid") or ""
         self.priority: int = int(spec.get("priority") or 0)
         self.scheduler_name: str = spec.get("schedulerName") or "default-scheduler"
         self.node_name: str = spec.get("nodeName") or ""
@@ -224,7 +219,6 @@ class PodInfo:
                 if hp:
                     ports.append((p.get("hostIP") or "0.0.0.0", p.get("protocol") or "TCP", int(hp)))
         self.host_ports: tuple[HostPort, ...] = tuple(ports)
-        self.owner = controller_owner(meta)
         self.gated = bool(spec.get("schedulingGates"))
         affinity = spec.get("affinity") or {}
         #: constraints kubelite's scheduler does not enforce (reported, not silently dropped)
@@ -247,6 +241,31 @@ class PodInfo:
             repr(self.preferred_terms) if self.preferred_terms else "",
             self.host_ports, self.node_name,
         ))
+
+    def _read_metadata(self, pod: dict[str, Any]) -> None:
+        self.pod = pod
+        meta = pod.get("metadata") or {}
+        self.namespace: str = meta.get("namespace") or "default"
+        self.name: str = meta.get("name") or ""
+        self.key = f"{self.namespace}/{self.name}"
+        self.uid: str = meta.get("uid") or ""
+        self.owner = controller_owner(meta)
+
+    @classmethod
+    def with_spec_of(cls, twin: PodInfo, pod: dict[str, Any]) -> PodInfo:
+        """The PodInfo of `pod`, whose spec is the very object `twin.pod` has: what was parsed
+        from that spec is taken over, only the metadata is read. (A compacting informer gives
+        the pending pods of one ReplicaSet one spec object: each is then parsed once, not per pod.)"""
+        assert pod.get("spec") is twin.pod.get("spec")
+        info = cls.__new__(cls)
+        for name in _SPEC_FIELDS:
+            setattr(info, name, getattr(twin, name))
+        info._read_metadata(pod)
+        return info
+
+
+#: the PodInfo fields that come from the pod's spec alone
+_SPEC_FIELDS = tuple(f for f in PodInfo.__slots__ if f not in ("pod", "key", "namespace", "name", "uid", "owner"))
 
 
 def _ready_taint(status: Mapping[str, Any]) -> Taint | None:

@@ -42,12 +42,15 @@ REASON_UNSUPPORTED = "UnsupportedSchedulingConstraint"
 REASON_UNSCHEDULABLE = "Unschedulable"
 REASON_SCHEDULER_ERROR = "SchedulerError"
 
-UNASSIGNED_PODS = "spec.nodeName=,status.phase!=Succeeded,status.phase!=Failed"
-ASSIGNED_PODS = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
+#: one pod informer, as kube-scheduler's: pending and bound pods are told apart by the handlers (a
+#: binding is one MODIFIED event, where two filtered watches would send a DELETED and an ADDED)
+NOT_FINISHED_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 
 BACKOFF_FLUSH_INTERVAL = 1.0
 UNSCHEDULABLE_FLUSH_INTERVAL = 30.0
 DEFAULT_BINDS_IN_FLIGHT = 256
+#: spec objects whose parse _pod_info remembers (cleared when full)
+SPEC_TWINS_MAX = 1024
 #: the default recorder's queue and concurrent Event writes (see _default_recorder)
 EVENT_QUEUE = 20000
 EVENT_WRITERS = 8
@@ -98,21 +101,21 @@ class Scheduler:
         self._own_informers = informers is None
         # pods cached compactly (parts shared between pods, managedFields dropped: compact.py)
         self.informers = informers or InformerFactory(client, transform=process_compactor())
-        self.pending = self.informers.informer(PODS, field_selector=UNASSIGNED_PODS)
-        self.assigned = self.informers.informer(PODS, field_selector=ASSIGNED_PODS)
+        self.pods = self.informers.informer(PODS, field_selector=NOT_FINISHED_PODS)
         if self._own_informers and self.informers.transform is not None:
-            self.assigned.transform = _without_status(self.informers.transform)
+            self.pods.transform = _without_status(self.informers.transform)
         self.nodes = self.informers.informer(NODES)
         self._now = now
         self._bind_slots = asyncio.Semaphore(binds_in_flight)
         self._binds: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        #: id(spec) -> the last PodInfo parsed from that spec object (see _pod_info)
+        self._spec_twins: dict[int, PodInfo] = {}
         #: counters (also read by the benchmark)
         self.scheduled = 0
         self.failed_attempts = 0
         self.bind_errors = 0
-        self.pending.add_handler(self._pending_added, self._pending_updated, self._pending_deleted)
-        self.assigned.add_handler(self._assigned_added, self._assigned_updated, self._assigned_deleted)
+        self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
         self.nodes.add_handler(self._node_added, self._node_updated, self._node_deleted)
 
     # lifecycle ---------------------------------------------------------------------------
@@ -123,9 +126,9 @@ class Scheduler:
         if self._own_informers:
             await self.informers.start()
         else:
-            for inf in (self.pending, self.assigned, self.nodes):
+            for inf in (self.pods, self.nodes):
                 await inf.start()
-        for inf in (self.pending, self.assigned, self.nodes):
+        for inf in (self.pods, self.nodes):
             if not await inf.wait_synced(sync_timeout):
                 raise TimeoutError(f"scheduler: {inf!r} did not sync")
         loop = asyncio.get_running_loop()
@@ -160,11 +163,43 @@ class Scheduler:
         )
 
     def _pod_info(self, pod: dict[str, Any]) -> PodInfo | None:
+        """The pod parsed; a pod whose spec is the same object as a recent pod's (the informer's
+        compaction shares one spec among the pending pods of a ReplicaSet) reuses that parse."""
+        spec = pod.get("spec")
+        twin = self._spec_twins.get(id(spec))
+        if twin is not None and twin.pod.get("spec") is spec:
+            return PodInfo.with_spec_of(twin, pod)
         try:
-            return PodInfo(pod)
+            info = PodInfo(pod)
         except ResourceError as e:
             self.recorder.event(pod, "Warning", REASON_FAILED_SCHEDULING, str(e))
             return None
+        if isinstance(spec, dict):
+            if len(self._spec_twins) >= SPEC_TWINS_MAX:
+                self._spec_twins.clear()
+            self._spec_twins[id(spec)] = info  # (info.pod holds the spec: its id stays its own)
+        return info
+
+    def _pod_added(self, pod: dict[str, Any]) -> None:
+        if _bound(pod):
+            self._assigned_added(pod)
+        else:
+            self._pending_added(pod)
+
+    def _pod_updated(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        if not _bound(new):
+            self._pending_updated(old, new)
+        elif _bound(old):
+            self._assigned_updated(old, new)
+        else:  # bound now: it leaves the queue's side for the cache's
+            self._pending_deleted(old)
+            self._assigned_added(new)
+
+    def _pod_deleted(self, pod: dict[str, Any]) -> None:
+        if _bound(pod):
+            self._assigned_deleted(pod)
+        else:
+            self._pending_deleted(pod)
 
     def _pending_added(self, pod: dict[str, Any]) -> None:
         if not self._responsible(pod):
@@ -362,11 +397,15 @@ def _without_status(transform: Transform) -> Transform:
 
     def slim(new: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
         status = new.get("status")
-        if isinstance(status, dict) and status and status.keys() != {"phase"}:
+        if _bound(new) and isinstance(status, dict) and status and status.keys() != {"phase"}:
             new["status"] = {"phase": status["phase"]} if "phase" in status else {}
         return transform(new, old)
 
     return slim
+
+
+def _bound(pod: Mapping[str, Any]) -> bool:
+    return bool((pod.get("spec") or {}).get("nodeName"))
 
 
 def _key(obj: Mapping[str, Any]) -> str:
