@@ -8,6 +8,7 @@ multiple (Ki..Ei), a decimal SI multiple (n, u, m, "", k, M, G, T, P, E) or a de
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
@@ -106,12 +107,29 @@ def _ceil(d: Decimal) -> int:
 
 def cpu_millis(v: str | int | float | Decimal) -> int:
     """CPU in millicores, rounded up as Kubernetes does ("0.1" -> 100, "1" -> 1000)."""
+    if v.__class__ is str:
+        return _cpu_millis_of(v)  # type: ignore[arg-type]
     return _ceil(parse_quantity(v) * 1000)
 
 
 def memory_bytes(v: str | int | float | Decimal) -> int:
     """Memory (or any byte count) in bytes, rounded up ("128Mi" -> 134217728)."""
+    if v.__class__ is str:
+        return _memory_bytes_of(v)  # type: ignore[arg-type]
     return _ceil(parse_quantity(v))
+
+
+# Strings are converted once: a cluster's pods repeat the same few quantities ("10m", "128Mi"), and
+# the scheduler, the controllers and every kubelet convert them per pod (a Decimal parse each). A
+# bad string raises every time (lru_cache keeps results, not exceptions).
+@functools.lru_cache(maxsize=4096)
+def _cpu_millis_of(s: str) -> int:
+    return _ceil(parse_quantity(s) * 1000)
+
+
+@functools.lru_cache(maxsize=4096)
+def _memory_bytes_of(s: str) -> int:
+    return _ceil(parse_quantity(s))
 
 
 def format_cpu(millis: int) -> str:

@@ -86,6 +86,8 @@ def involved_object(obj: dict[str, Any]) -> dict[str, Any]:
     ref = {"kind": obj.get("kind", ""), "apiVersion": obj.get("apiVersion", ""), "name": meta.get("name", ""),
            "namespace": meta.get("namespace", ""), "uid": meta.get("uid", ""),
            "resourceVersion": meta.get("resourceVersion", "")}
+    if all(ref.values()):  # the usual case (a stored object): nothing to leave out
+        return ref
     return {k: v for k, v in ref.items() if v}
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -145,8 +144,27 @@ def _signatures(sandboxes: list[PodSandboxStatus], containers: list[ContainerSta
     return {uid: tuple(sorted(items)) for uid, items in sigs.items()}
 
 
+def _pod_signature(sandboxes: list[PodSandboxStatus], containers: list[ContainerStatus]) -> tuple[Any, ...] | None:
+    """`_signatures` for the listing of ONE pod (all of it carries that pod's uid): its tuple, or None
+    when the pod has nothing in the runtime."""
+    items = [(sb.id, sb.state.value) for sb in sandboxes] + [(c.id, c.state.value) for c in containers]
+    return tuple(sorted(items)) if items else None
+
+
 def _latest(containers: list[ContainerStatus]) -> list[ContainerStatus]:
     return sorted(containers, key=lambda c: (c.attempt, c.created_at), reverse=True)
+
+
+def _histories(containers: list[ContainerStatus]) -> dict[str, list[ContainerStatus]]:
+    """Container name -> its runtime containers, newest first: grouped once per sync for what
+    `_act`, `_gc_containers` and `_report` read (history[0] current, history[1] previous)."""
+    by_name: dict[str, list[ContainerStatus]] = {}
+    for c in containers:
+        by_name.setdefault(c.name, []).append(c)
+    for name, history in by_name.items():
+        if len(history) > 1:
+            by_name[name] = _latest(history)
+    return by_name
 
 
 class PodManager:
@@ -177,6 +195,8 @@ class PodManager:
         self.runtime = runtime
         self.node_name = node_name
         self.data_dir = data_dir
+        #: where sandboxes keep their logs (a string: joining Paths per pod cost more than the rest of its config)
+        self._logs_dir = str(data_dir / "logs")
         self.client = client
         self.recorder = recorder
         self.node_ip = node_ip
@@ -282,7 +302,8 @@ class PodManager:
         # Our own status writes come back as updates: they change nothing the sync reads.
         if not is_mirror(new) and str(new["metadata"].get("uid")) in self._api_pods:
             om, nm = old.get("metadata") or {}, new.get("metadata") or {}
-            if old.get("spec") == new.get("spec") and all(
+            old_spec, new_spec = old.get("spec"), new.get("spec")
+            if (old_spec is new_spec or old_spec == new_spec) and all(
                     om.get(k) == nm.get(k) for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "labels",
                                                       "annotations")):
                 self._api_pods[str(nm["uid"])] = new
@@ -437,7 +458,7 @@ class PodManager:
             return
         signatures = self._signatures
         for uid, sandboxes, containers in listed:
-            new = _signatures(sandboxes, containers).get(uid)
+            new = _pod_signature(sandboxes, containers)
             if new != signatures.get(uid):
                 self.workers.enqueue(uid)
                 if new is None:
@@ -511,7 +532,7 @@ class PodManager:
         return PodSandboxConfig(
             name=name, uid=uid, namespace=ns, attempt=attempt,
             hostname="" if host_network else str(spec.get("hostname") or name)[:63],
-            log_directory=str(self.data_dir / "logs" / f"{ns}_{name}_{uid}"),
+            log_directory=f"{self._logs_dir}/{ns}_{name}_{uid}",
             dns=dns, port_mappings=ports,
             labels={S.LABEL_POD_UID: uid, S.LABEL_POD_NAME: name, S.LABEL_POD_NAMESPACE: ns, S.LABEL_MANAGED: "true"},
             annotations=dict(meta.get("annotations") or {}),
@@ -529,7 +550,6 @@ class PodManager:
     async def _env(self, pod: Obj, c: Obj, pod_ip: str) -> dict[str, str]:
         ns = str(pod["metadata"].get("namespace") or "default")
         env: dict[str, str] = {}
-        view = self._status_pod(pod, pod_ip)
         for src in c.get("envFrom") or []:
             prefix = str(src.get("prefix") or "")
             for kind, key in (("configmap", "configMapRef"), ("secret", "secretRef")):
@@ -544,7 +564,7 @@ class PodManager:
             if not vf:
                 env[name] = S.expand(str(e.get("value") or ""), env)
             elif vf.get("fieldRef"):
-                env[name] = S.field_ref_value(view, vf["fieldRef"])
+                env[name] = S.field_ref_value(self._status_pod(pod, pod_ip), vf["fieldRef"])
             elif vf.get("resourceFieldRef"):
                 env[name] = S.resource_field_value(pod, str(c.get("name")), vf["resourceFieldRef"],
                                                    self.node_allocatable)
@@ -897,7 +917,9 @@ class PodManager:
         uid = st.uid
         policy = str(spec.get("restartPolicy") or "Always")
         host_network = bool(spec.get("hostNetwork"))
-        ready = sorted((s for s in sandboxes if s.state == SandboxState.READY), key=lambda s: s.created_at)
+        ready = [s for s in sandboxes if s.state == SandboxState.READY]
+        if len(ready) > 1:
+            ready.sort(key=lambda s: s.created_at)
         terminal = st.phase in ("Succeeded", "Failed")
         if terminal:
             self._stop_probes(st)
@@ -911,7 +933,13 @@ class PodManager:
         else:
             sandbox = None
         # the sandbox config is needed only to create a sandbox or a container: most syncs do neither
-        sb_config = functools.cache(lambda: self._sandbox_config(pod, len(sandboxes)))
+        built: list[PodSandboxConfig] = []
+
+        def sb_config() -> PodSandboxConfig:
+            if not built:
+                built.append(self._sandbox_config(pod, len(sandboxes)))
+            return built[0]
+
         if sandbox is None and not terminal:
             # (Re)create the sandbox; containers of an old sandbox are stopped and start again.
             old = [(None, c) for c in containers if c.state in (ContainerState.RUNNING, ContainerState.CREATED)]
@@ -925,13 +953,14 @@ class PodManager:
                 self._event(pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {err}")
                 raise OSError(f"creating the sandbox of {uid} failed: {err}") from None
             sandbox = await self.runtime.pod_sandbox_status(sid)
-            containers = await self.runtime.list_containers(labels={S.LABEL_POD_UID: uid})
-            for sb in sandboxes:  # old sandboxes and their containers are history now
-                for c in containers:
-                    if c.sandbox_id == sb.id:
-                        await self.runtime.remove_container(c.id)
-                await self.runtime.remove_pod_sandbox(sb.id)
-            containers = [c for c in containers if c.sandbox_id == sid]
+            if sandboxes:  # old sandboxes and their containers are history now
+                containers = await self.runtime.list_containers(labels={S.LABEL_POD_UID: uid})
+                for sb in sandboxes:
+                    for c in containers:
+                        if c.sandbox_id == sb.id:
+                            await self.runtime.remove_container(c.id)
+                    await self.runtime.remove_pod_sandbox(sb.id)
+            containers = []  # a new sandbox has no containers yet
         if st.start_time is None:
             st.start_time = (pod.get("status") or {}).get("startTime") or now_ts()
         pod_ip = ""
@@ -947,27 +976,25 @@ class PodManager:
             pod_ip = st.pod_ip[1]
         current = [c for c in containers if sandbox is not None and c.sandbox_id == sandbox.id] \
             if sandbox is not None else containers
+        histories = _histories(current)
         acted = False
         if sandbox is not None:
-            acted = await self._act(pod, st, policy, sandbox.id, sb_config, pod_ip, current)
+            acted = await self._act(pod, st, policy, sandbox.id, sb_config, pod_ip, histories)
         if acted:
             containers = await self.runtime.list_containers(labels={S.LABEL_POD_UID: uid})
-            current = [c for c in containers if sandbox is not None and c.sandbox_id == sandbox.id]
-        await self._gc_containers(current)
-        await self._report(pod, st, policy, sandbox, pod_ip, current)
+            histories = _histories([c for c in containers if sandbox is not None and c.sandbox_id == sandbox.id])
+        await self._gc_containers(histories)
+        await self._report(pod, st, policy, sandbox, pod_ip, histories)
 
     async def _act(self, pod: Obj, st: PodState, policy: str, sandbox_id: str, sb_config: Callable[[], PodSandboxConfig],
-                   pod_ip: str, containers: list[ContainerStatus]) -> bool:
+                   pod_ip: str, histories: dict[str, list[ContainerStatus]]) -> bool:
         """Start, restart or kill containers; True when something was started or stopped."""
         spec = pod.get("spec") or {}
-        by_name: dict[str, list[ContainerStatus]] = {}
-        for c in containers:
-            by_name.setdefault(c.name, []).append(c)
         acted = False
         loop = asyncio.get_running_loop()
         for c in spec.get("initContainers") or []:
             name = str(c["name"])
-            history = _latest(by_name.get(name, []))
+            history = histories.get(name, [])
             if not history:
                 return await self._start_container(pod, st, c, sandbox_id, sb_config, pod_ip, 0, True) or True
             latest = history[0]
@@ -985,7 +1012,7 @@ class PodManager:
             return await self._restart(pod, st, c, full, sandbox_id, sb_config, pod_ip, True, loop.time())
         for c in spec.get("containers") or []:
             name = str(c["name"])
-            history = _latest(by_name.get(name, []))
+            history = histories.get(name, [])
             if not history:
                 acted = await self._start_container(pod, st, c, sandbox_id, sb_config, pod_ip, 0, False) or acted
                 continue
@@ -1039,63 +1066,63 @@ class PodManager:
         backoff.restarted(now)
         return await self._start_container(pod, st, c, sandbox_id, sb_config, pod_ip, exited.attempt + 1, init)
 
-    async def _gc_containers(self, containers: list[ContainerStatus]) -> None:
+    async def _gc_containers(self, histories: dict[str, list[ContainerStatus]]) -> None:
         """Keep the newest two containers per name (current and previous); remove older exited ones."""
-        by_name: dict[str, list[ContainerStatus]] = {}
-        for c in containers:
-            by_name.setdefault(c.name, []).append(c)
-        for history in by_name.values():
-            for old in _latest(history)[2:]:
+        for history in histories.values():
+            for old in history[2:]:
                 if old.state == ContainerState.EXITED:
                     with contextlib.suppress(RuntimeError_):
                         await self.runtime.remove_container(old.id)
 
+    async def _view(self, pod: Obj, st: PodState, c: Obj, history: list[ContainerStatus],
+                    sandbox: PodSandboxStatus | None, init: bool, running_ids: set[str]) -> ContainerView:
+        """What `_report` knows about one container of the spec (its runtime history newest first)."""
+        name = str(c["name"])
+        v = ContainerView(name=name, image=str(c.get("image") or ""))
+        if history:
+            try:
+                v.current = await self.runtime.container_status(history[0].id)
+            except NotFoundError:
+                v.current = None
+            if len(history) > 1:
+                with contextlib.suppress(NotFoundError):
+                    v.previous = await self.runtime.container_status(history[1].id)
+            v.restart_count = history[0].attempt
+            st.container_ids[name] = history[0].id
+            if len(history) > 1:
+                st.previous_ids[name] = history[1].id
+        cur = v.current
+        if cur is not None and cur.state == ContainerState.RUNNING:
+            if sandbox is not None and not init:
+                running_ids.add(cur.id)
+                self._ensure_probes(pod, st, c, cur, sandbox.id)
+            v.started = self._probe_ok(st, name, STARTUP, cur.id, c.get("startupProbe") is None)
+            v.ready = v.started and self._probe_ok(st, name, READINESS, cur.id, c.get("readinessProbe") is None)
+            if init:
+                v.ready = False
+            st.waiting.pop(name, None)
+        waiting = st.waiting.get(name)
+        if waiting is not None and not (cur is not None and cur.state == ContainerState.RUNNING):
+            v.waiting = waiting
+        return v
+
     async def _report(self, pod: Obj, st: PodState, policy: str, sandbox: PodSandboxStatus | None, pod_ip: str,
-                      containers: list[ContainerStatus]) -> None:
+                      histories: dict[str, list[ContainerStatus]]) -> None:
         spec = pod.get("spec") or {}
-        by_name: dict[str, list[ContainerStatus]] = {}
-        for c in containers:
-            by_name.setdefault(c.name, []).append(c)
         running_ids: set[str] = set()
-
-        async def view(c: Obj, init: bool) -> ContainerView:
-            name = str(c["name"])
-            history = _latest(by_name.get(name, []))
-            v = ContainerView(name=name, image=str(c.get("image") or ""))
-            if history:
-                try:
-                    v.current = await self.runtime.container_status(history[0].id)
-                except NotFoundError:
-                    v.current = None
-                if len(history) > 1:
-                    with contextlib.suppress(NotFoundError):
-                        v.previous = await self.runtime.container_status(history[1].id)
-                v.restart_count = history[0].attempt
-                st.container_ids[name] = history[0].id
-                if len(history) > 1:
-                    st.previous_ids[name] = history[1].id
-            cur = v.current
-            if cur is not None and cur.state == ContainerState.RUNNING:
-                if sandbox is not None and not init:
-                    running_ids.add(cur.id)
-                    self._ensure_probes(pod, st, c, cur, sandbox.id)
-                v.started = self._probe_ok(st, name, STARTUP, cur.id, c.get("startupProbe") is None)
-                v.ready = v.started and self._probe_ok(st, name, READINESS, cur.id, c.get("readinessProbe") is None)
-                if init:
-                    v.ready = False
-                st.waiting.pop(name, None)
-            waiting = st.waiting.get(name)
-            if waiting is not None and not (cur is not None and cur.state == ContainerState.RUNNING):
-                v.waiting = waiting
-            return v
-
         st.sandbox_id = sandbox.id if sandbox is not None else ""
-        init_views = [await view(c, True) for c in spec.get("initContainers") or []]
+        init_views: list[ContainerView] = []
+        for c in spec.get("initContainers") or []:
+            init_views.append(await self._view(pod, st, c, histories.get(str(c["name"]), []), sandbox, True,
+                                               running_ids))
         init_done = all(v.current is not None and v.current.state == ContainerState.EXITED
                         and v.current.exit_code == 0 for v in init_views)
         init_failed = any(v.current is not None and v.current.state == ContainerState.EXITED
                           and v.current.exit_code != 0 for v in init_views)
-        app_views = [await view(c, False) for c in spec.get("containers") or []]
+        app_views: list[ContainerView] = []
+        for c in spec.get("containers") or []:
+            app_views.append(await self._view(pod, st, c, histories.get(str(c["name"]), []), sandbox, False,
+                                              running_ids))
         self._stop_probes(st, running_ids)
         if not init_done:
             for v in app_views:

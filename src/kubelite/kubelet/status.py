@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,7 +39,7 @@ def now_ts() -> str:
     return _rfc3339(int(time.time()))
 
 
-@dataclass
+@dataclass(slots=True)
 class ContainerView:
     """What the worker knows about one container of the spec."""
 
@@ -53,7 +53,6 @@ class ContainerView:
     started: bool = False
     #: the runtime's attempt counter (CRI metadata) of the current container
     restart_count: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _terminated(c: ContainerStatus) -> Obj:

@@ -185,6 +185,7 @@ class SimRuntime:
         except ValueError as err:
             raise ValueError(f"invalid pod CIDR {pod_cidr!r}: {err}") from err
         self._network = network
+        self._num_addresses = network.num_addresses  # (a property that computes it on each read)
         self._next_host = 2  # .1 is the bridge/gateway, as with the CNI bridge plugin
         self._free_ips: list[str] = []
         self._latency_ns = int(start_latency * 1e9)
@@ -205,6 +206,8 @@ class SimRuntime:
         self._journal: dict[str, int] = {}
         self._journal_floor = 0
         self._images: dict[str, Image] = {}
+        #: the images `images_present` says are there without a pull (not listed, as before)
+        self._assumed: dict[str, Image] = {}
         #: every image (but a ``sim-pull-fail`` one) is already on the machine, as on a node whose
         #: images were imported ahead (the kubelet then says "already present", as the real one does)
         self.images_present = images_present
@@ -219,7 +222,7 @@ class SimRuntime:
     def _allocate_ip(self) -> str:
         if self._free_ips:
             return self._free_ips.pop()
-        if self._next_host >= self._network.num_addresses - 1:
+        if self._next_host >= self._num_addresses - 1:
             raise RuntimeError_(f"no free IP address left in pod CIDR {self._network}")
         ip = str(self._network.network_address + self._next_host)
         self._next_host += 1
@@ -456,6 +459,8 @@ class SimRuntime:
         uid = (labels or {}).get(LABEL_POD_UID)
         if uid is not None:
             candidates = [self._sandboxes[i] for i in self._sandboxes_by_uid.get(uid, ())]
+            if len(want) == 1:  # the kubelet's per-pod call: the index already matched the only label
+                return [self._sandbox_status(s) for s in candidates]
         else:
             candidates = list(self._sandboxes.values())
         return [self._sandbox_status(s) for s in candidates if want <= s.labels.items()]
@@ -543,13 +548,15 @@ class SimRuntime:
         now = self._clock()
         want = (labels or {}).items()
         uid = (labels or {}).get(LABEL_POD_UID)
+        containers = self._containers
         if sandbox_id is not None:
             ids: Iterable[str] = self._containers_by_sandbox.get(sandbox_id, ())
         elif uid is not None:
             ids = self._containers_by_uid.get(uid, ())
+            if len(want) == 1:  # the kubelet's per-pod call: the index already matched the only label
+                return [self._status(containers[i], now) for i in ids]
         else:
             ids = self._containers
-        containers = self._containers
         return [
             self._status(c, now)
             for c in (containers[i] for i in ids)
@@ -643,7 +650,10 @@ class SimRuntime:
     async def image_status(self, image: str) -> Image | None:
         found = self._images.get(image) or self._images.get(self._image_id(image))
         if found is None and self.images_present and image and PULL_FAIL_MARKER not in image:
-            return Image(id=self._image_id(image), repo_tags=[image], repo_digests=[], size=1 << 20)
+            found = self._assumed.get(image)
+            if found is None:  # built once per image: the kubelet asks for every container it creates
+                found = self._assumed[image] = Image(id=self._image_id(image), repo_tags=[image], repo_digests=[],
+                                                     size=1 << 20)
         return found
 
     async def remove_image(self, image: str) -> None:
