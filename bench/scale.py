@@ -238,8 +238,13 @@ async def run_pods(client: ApiClient, namespace: str, total: int, per_deployment
             replicas = min(per_deployment, total - i * per_deployment)
             await client.create(DEPLOYMENTS, deployment(f"d{i}", replicas), namespace)
         next_report = 10.0
+        # when the first pod, then 10 %, 50 % and 90 % of them were Running: the start and the tail of the run
+        milestones = {max(1, total * share // 100): f"{share}%" if share else "first" for share in (0, 10, 50, 90)}
+        reached: list[str] = []
         while n_running < total:
             elapsed = time.monotonic() - t0
+            for at in [at for at in milestones if n_running >= at]:
+                reached.append(f"{milestones.pop(at)} {elapsed:.1f}s")
             if elapsed > limit_s:
                 raise TimeoutError(f"only {n_running}/{total} pods Running after {limit_s:.0f}s")
             if elapsed >= next_report:
@@ -247,6 +252,7 @@ async def run_pods(client: ApiClient, namespace: str, total: int, per_deployment
                 next_report += 10
             await asyncio.sleep(0.2)
         elapsed = time.monotonic() - t0
+        log(f"    Running: {', '.join(reached + [f'all {elapsed:.1f}s'])}")
     finally:
         await informer.stop()
     listed = await count_pods(client, namespace, running)
