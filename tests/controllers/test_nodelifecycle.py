@@ -78,3 +78,34 @@ def test_toleration_seconds_use_the_pod_tolerations_else_the_default():
     assert toleration_seconds(pod("p", tolerations=[{"key": UNREACHABLE, "operator": "Exists",
                                                      "tolerationSeconds": 5}]), [taint], 300) == 5
     assert toleration_seconds(pod("p"), [{"key": "dedicated", "effect": "NoExecute"}], 300) == 0
+
+
+async def test_only_kube_node_lease_leases_are_heartbeats_and_the_lease_watch_is_shared(harness):
+    """A Lease named like a node in another namespace does not keep the node alive; the controller
+    shares the garbage collector's watch of every namespace's Leases (one decode per renewal)."""
+    from kubelite.controllers.garbagecollector import GarbageCollector
+
+    clock = [1000.0]
+    harness.client.add(NODES, node("n1"))
+    impostor = lease("n1", "2024-01-01T00:00:00.000000Z")
+    impostor["metadata"]["namespace"] = "default"
+    harness.client.add(LEASES, impostor)
+    parts: list[object] = []
+
+    def both(c, f):
+        parts.append(GarbageCollector(c, f))
+        return NodeLifecycleController(c, f, grace_period=40, now=lambda: clock[0])
+
+    ctrl = await harness.start(both)
+    lease_informers = [i for i in harness.factories[0].informers if i.res is LEASES]
+    assert len(lease_informers) == 1 and lease_informers[0].namespace is None
+
+    await ctrl.reconcile("n1")
+    renewed = harness.client.object(LEASES, "n1", "default")
+    renewed["spec"]["renewTime"] = "2024-01-01T00:00:30.000000Z"
+    await harness.client.replace(LEASES, renewed, "default")
+    await harness.settle()
+    clock[0] = 1041.0
+    await ctrl.reconcile("n1")
+    ready = next(c for c in harness.client.object(NODES, "n1")["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "Unknown"

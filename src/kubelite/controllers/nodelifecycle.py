@@ -86,10 +86,12 @@ class NodeLifecycleController(Controller):
         #: was: while the cache still holds that very object, a pod landing there needs nothing
         self.settled: dict[str, Obj] = {}
         node_informer = factory.informer(NODES)
-        lease_informer = factory.informer(LEASES, LEASE_NAMESPACE)
+        # every namespace's Leases, filtered here: the garbage collector of the same process watches
+        # them all, and one shared watch decodes each renewal (500 a second at 5000 nodes) once
+        lease_informer = factory.informer(LEASES)
         pod_informer = factory.informer(PODS)
         self.node_lister = node_informer.store          # nodes
-        self.lease_lister = lease_informer.store        # node leases (kube-node-lease)
+        self.lease_lister = lease_informer.store        # leases (the nodes' in kube-node-lease)
         self.pod_lister = pod_informer.store            # pods, indexed by node
         self.pod_lister.add_index("node", index_by_node_name)
         node_informer.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue)
@@ -97,7 +99,9 @@ class NodeLifecycleController(Controller):
         pod_informer.add_handler(self._on_pod, self._on_pod_update, None)
 
     def _on_lease(self, lease: Obj) -> None:
-        self.queue.add(str(meta(lease).get("name")))
+        m = meta(lease)
+        if m.get("namespace") == LEASE_NAMESPACE:
+            self.queue.add(str(m.get("name")))
 
     def _on_pod(self, pod: Obj) -> None:
         node = (pod.get("spec") or {}).get("nodeName")
