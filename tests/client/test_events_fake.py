@@ -114,3 +114,21 @@ async def test_the_spam_filter_lets_25_events_per_object_through_then_one_per_5_
     await rec.stop()
     reasons = {e["reason"] for e in fake.objects(EVENTS) if e["involvedObject"]["name"] == "noisy"}
     assert "Late" not in reasons and "Later" in reasons
+
+
+async def test_an_event_dropped_by_a_full_queue_spends_no_token_of_the_spam_filter() -> None:
+    """As client-go: the queue drops first, the correlator (spam filter, combining) runs after it."""
+    fake = FakeApiClient()
+    rec = EventRecorder(fake, "kubelet", "n1", max_queue=1, clock=lambda: 1000.0)
+    noisy = pod("noisy")
+    for i in range(30):  # writers not started yet: one event fits in the queue, 29 are dropped
+        rec.event(noisy, "Warning", f"Burst{i}", "m")
+    assert rec.dropped == 29
+    await rec.start()
+    await rec.flush()
+    for i in range(24):  # the bucket (25) still holds 24 tokens
+        rec.event(noisy, "Warning", f"Later{i}", "m")
+        await rec.flush()
+    await rec.stop()
+    assert rec.filtered == 0
+    assert len([e for e in fake.objects(EVENTS) if e["involvedObject"]["name"] == "noisy"]) == 25

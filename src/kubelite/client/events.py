@@ -1,7 +1,10 @@
 """Record v1 Events about objects, the way Kubernetes' EventRecorder + EventCorrelator do.
 
-`event()` never blocks and never raises for API trouble: it queues, and background tasks
-write. Before queueing, each event goes through the steps of client-go's EventCorrelator:
+`event()` never blocks and never raises for API trouble: it queues (at most `max_queue` events; a
+full queue drops the event, as client-go's broadcaster does), and background tasks write. Taken from
+the queue, in order and with the time it happened, each event goes through the steps of client-go's
+EventCorrelator (after the queue, as there: an event dropped by a full queue neither spends a token
+nor counts toward combining):
 - similar events are combined: once one source has said the same type and reason about one object
   with 10 different messages within 10 minutes, the next ones become a single Event whose message
   starts "(combined from similar events): " (a ReplicaSet's "Created pod: ..." for each pod);
@@ -45,7 +48,8 @@ SIMILAR_PREFIX = "(combined from similar events): "
 SPAM_BURST = 25
 SPAM_REFILL_SECONDS = 300.0
 
-_Item = tuple[dict[str, Any], str, str, str, str, tuple[str, ...]]
+#: (involved object, type, reason, message, timestamp, when by the recorder's clock)
+_Item = tuple[dict[str, Any], str, str, str, str, float]
 
 
 @dataclass(slots=True)
@@ -121,14 +125,8 @@ class EventRecorder:
             log.error("event type must be Normal or Warning, got %r (reason %s): dropped", type_, reason)
             return
         ref = involved_object(obj)
-        source_and_object = (self.component, self.host or "", ref.get("kind", ""), ref.get("namespace") or "default",
-                             ref.get("name", ""), ref.get("uid", ""), ref.get("apiVersion", ""))
-        message, key = self._combine_similar(source_and_object + (type_, reason), message[:MAX_MESSAGE])
-        if not self._take_token(source_and_object):
-            self.filtered += 1
-            return
         try:
-            self._queue.put_nowait((ref, type_, reason, message, _now(), key))
+            self._queue.put_nowait((ref, type_, reason, message[:MAX_MESSAGE], _now(), self._clock()))
         except asyncio.QueueFull:
             self.dropped += 1
             # a warning per dropped event would cost more than the event: say it at most every 10 s
@@ -136,11 +134,22 @@ class EventRecorder:
             if now - self._last_drop_warning >= 10.0:
                 self._last_drop_warning = now
                 log.warning("event queue full: %d events dropped so far (latest %s %s for %s)",
-                            self.dropped, type_, reason, involved_object(obj).get("name"))
+                            self.dropped, type_, reason, ref.get("name"))
 
-    def _combine_similar(self, similar_key: tuple[str, ...], message: str) -> tuple[str, tuple[str, ...]]:
+    def _correlate(self, ref: dict[str, Any], type_: str, reason: str, message: str,
+                   now: float) -> tuple[str, tuple[str, ...]] | None:
+        """The message to write and its aggregation key, or None when the spam filter drops it."""
+        source_and_object = (self.component, self.host or "", ref.get("kind", ""), ref.get("namespace") or "default",
+                             ref.get("name", ""), ref.get("uid", ""), ref.get("apiVersion", ""))
+        message, key = self._combine_similar(source_and_object + (type_, reason), message, now)
+        if not self._take_token(source_and_object, now):
+            self.filtered += 1
+            return None
+        return message, key
+
+    def _combine_similar(self, similar_key: tuple[str, ...], message: str,
+                         now: float) -> tuple[str, tuple[str, ...]]:
         """The message to write and the key its repeats are counted under (client-go's EventAggregator)."""
-        now = self._clock()
         similar = self._similar.get(similar_key)
         if similar is None or now - similar.last > SIMILAR_INTERVAL:
             similar = _Similar(set(), now)
@@ -155,9 +164,8 @@ class EventRecorder:
         similar.messages.pop()  # keep the set at its cap
         return (SIMILAR_PREFIX + message)[:MAX_MESSAGE], similar_key
 
-    def _take_token(self, source_and_object: tuple[str, ...]) -> bool:
+    def _take_token(self, source_and_object: tuple[str, ...], now: float) -> bool:
         """The spam filter (client-go's EventSourceObjectSpamFilter)."""
-        now = self._clock()
         bucket = self._buckets.get(source_and_object)
         if bucket is None:
             bucket = self._buckets[source_and_object] = _Bucket(SPAM_BURST, now)
@@ -197,13 +205,15 @@ class EventRecorder:
 
     async def _run(self) -> None:
         while True:
-            item = await self._queue.get()
+            ref, type_, reason, message, stamp, at = await self._queue.get()
             try:
-                await self._write(*item)
+                correlated = self._correlate(ref, type_, reason, message, at)
+                if correlated is not None:
+                    await self._write(ref, type_, reason, correlated[0], stamp, correlated[1])
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # a recorder must never take its component down
-                log.warning("could not write event %s for %s: %s", item[2], item[0].get("name"), e)
+                log.warning("could not write event %s for %s: %s", reason, ref.get("name"), e)
             finally:
                 self._queue.task_done()
 
