@@ -141,11 +141,8 @@ def is_pod_terminal(pod: Mapping[str, Any]) -> bool:
 
 
 def is_pod_active(pod: Mapping[str, Any]) -> bool:
-    """Counts toward a controller's replicas: not finished and not being deleted.
-
-    (is_pod_terminal and is_deleting, spelt out: a ReplicaSet's reconcile asks it of every pod.)"""
-    phase = (pod.get("status") or {}).get("phase")
-    return phase != "Succeeded" and phase != "Failed" and not meta(pod).get("deletionTimestamp")
+    """Counts toward a controller's replicas: not finished and not being deleted."""
+    return not is_pod_terminal(pod) and not is_deleting(pod)
 
 
 def pod_condition(pod: Mapping[str, Any], type_: str) -> dict[str, Any] | None:

@@ -388,7 +388,8 @@ def _unschedulable_condition_patch(pod: Mapping[str, Any], reason: str, message:
 
 
 def _without_status(transform: Transform) -> Transform:
-    """For the bound pods' cache: all but status.phase of the status dropped, then `transform`.
+    """For the pod cache: a bound pod's status reduced to status.phase, then `transform` (a pending
+    pod is cached whole).
 
     The scheduler reads a bound pod's metadata and spec (PodInfo: requests, ports, owner) and
     nothing of its status (the field selector filters finished pods on the server), while a
