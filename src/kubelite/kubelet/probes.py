@@ -15,7 +15,8 @@ import contextlib
 from dataclasses import dataclass
 
 from kubelite.kubelet.spec import Obj, SpecError, named_port
-from kubelite.runtime.types import Runtime, RuntimeError_, UnsupportedError
+from kubelite.kubelet.state import KubeletBase, PodState
+from kubelite.runtime.types import ContainerStatus, Runtime, RuntimeError_, UnsupportedError
 
 LIVENESS = "Liveness"
 READINESS = "Readiness"
@@ -81,3 +82,72 @@ async def run_probe(runtime: Runtime, probe: Obj, container: Obj, container_id: 
         return ProbeResult(False, str(err))
     except (RuntimeError_, OSError, ConnectionError) as err:
         return ProbeResult(False, str(err) or type(err).__name__)
+
+
+PROBE_KEYS = ((LIVENESS, "livenessProbe"), (READINESS, "readinessProbe"), (STARTUP, "startupProbe"))
+
+
+class Prober(KubeletBase):
+    """One probe loop per probed container of a pod; their results, read by the sync (pkg/kubelet/prober's
+    manager and worker)."""
+
+    def _stop_probes(self, st: PodState, keep: set[str] | None = None) -> None:
+        for key, (cid, task) in list(st.probes.items()):
+            if keep is None or cid not in keep:
+                task.cancel()
+                del st.probes[key]
+
+    def _ensure_probes(self, pod: Obj, st: PodState, c: Obj, running: ContainerStatus, sandbox_id: str) -> None:
+        for kind, key in PROBE_KEYS:
+            probe = c.get(key)
+            if not probe:
+                continue
+            current = st.probes.get((str(c["name"]), kind))
+            if current is not None and current[0] == running.id:
+                continue
+            if current is not None:
+                current[1].cancel()
+            task = asyncio.create_task(self._probe_loop(pod, st, c, kind, probe, running.id, sandbox_id),
+                                       name=f"probe:{st.uid}:{c['name']}:{kind}")
+            st.probes[(str(c["name"]), kind)] = (running.id, task)
+
+    def _probe_ok(self, st: PodState, name: str, kind: str, cid: str, default: bool) -> bool:
+        result = st.probe_result.get((name, kind))
+        if result is None or result[0] != cid:
+            return default
+        return result[1]
+
+    async def _probe_loop(self, pod: Obj, st: PodState, c: Obj, kind: str, probe: Obj, cid: str,
+                          sandbox_id: str) -> None:
+        name = str(c["name"])
+        period = max(1.0, float(probe.get("periodSeconds") or 10))
+        success_threshold = int(probe.get("successThreshold") or 1)
+        failure_threshold = int(probe.get("failureThreshold") or 3)
+        await asyncio.sleep(float(probe.get("initialDelaySeconds") or 0))
+        successes = failures = 0
+        while True:
+            if kind != STARTUP and c.get("startupProbe") and not self._probe_ok(st, name, STARTUP, cid, False):
+                await asyncio.sleep(min(period, 1.0))
+                continue
+            result = await run_probe(self.runtime, probe, c, cid, sandbox_id)
+            if result.ok:
+                successes, failures = successes + 1, 0
+            else:
+                successes, failures = 0, failures + 1
+                self._event(pod, "Warning", "Unhealthy", f"{kind} probe failed: {result.message}")
+            current = st.probe_result.get((name, kind))
+            value = current[1] if current is not None and current[0] == cid else None
+            if result.ok and successes >= success_threshold:
+                value_new: bool | None = True
+            elif not result.ok and failures >= failure_threshold:
+                value_new = False
+            else:
+                value_new = value
+            if value_new is not None and value_new != value:
+                st.probe_result[(name, kind)] = (cid, value_new)
+                self.workers.enqueue(st.uid)
+            if kind == STARTUP and value_new is True:
+                return
+            if kind in (LIVENESS, STARTUP) and value_new is False:
+                return
+            await asyncio.sleep(period)
