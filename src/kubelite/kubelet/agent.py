@@ -367,9 +367,7 @@ class Agent:
             await self.recorder.stop(flush_timeout=2.0)
             self.recorder = None
         if self._own_runtime and self.runtime is not None:
-            close = getattr(self.runtime, "close", None)
-            if close is not None:
-                await close()
+            await self.runtime.close()
             self.runtime = None
         if self.containerd is not None:
             await self.containerd.stop(remove_pods=remove_pods)

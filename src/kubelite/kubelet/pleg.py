@@ -61,22 +61,21 @@ class Pleg(PodSources):
     async def relist(self, force: bool = False) -> None:
         """One PLEG pass: enqueue every pod whose sandboxes or containers changed.
 
-        A runtime with a `change_token()` (the simulated one) is not listed when the token is the
-        one of the last pass: thousands of idle simulated nodes then cost nothing per period."""
-        token_of = getattr(self.runtime, "change_token", None)
-        token = token_of() if callable(token_of) else None
+        A runtime whose `change_token()` is the one of the last pass (the simulated one) is not
+        listed: thousands of idle simulated nodes then cost nothing per period. One whose
+        `pod_changes()` names the pods that changed has those pods listed only."""
+        runtime = self.runtime
+        token = runtime.change_token()
         healthy = self.runtime_healthy is True
         if not force and token is not None and token == self._relist_token and healthy:
             return
-        changes_of = getattr(self.runtime, "pod_changes", None)
-        cursor: int | None = None
-        if callable(changes_of):
-            cursor, changed = changes_of(self._journal_cursor if healthy and not force else None)
-            # Only the pods the runtime says changed are listed; a change it cannot attribute to a
-            # pod (nothing in the journal, yet the token moved) means: list everything.
-            if changed:
-                await self._relist_pods(changed, token, cursor)
-                return
+        cursor, changed = runtime.pod_changes(self._journal_cursor if healthy and not force else None)
+        # Only the pods the runtime says changed are listed; a change it cannot attribute to a
+        # pod (nothing in the journal, yet the token moved) means: list everything.
+        if changed:
+            await self._relist_pods(changed, token, cursor)
+            return
+
         async def everything() -> tuple[list[PodSandboxStatus], list[ContainerStatus]]:
             return (await self.runtime.list_pod_sandboxes({S.LABEL_MANAGED: "true"}),
                     await self.runtime.list_containers(labels={S.LABEL_MANAGED: "true"}))

@@ -128,7 +128,7 @@ class PodManager(Pleg):
         self.runtime_healthy: bool | None = None
         self.runtime_message = ""
         self._relist_token: object = None
-        #: the runtime's change-journal cursor at the last relist (runtimes with `pod_changes`)
+        #: the runtime's change-journal cursor at the last relist (`Runtime.pod_changes`)
         self._journal_cursor: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
 

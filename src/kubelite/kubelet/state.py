@@ -113,7 +113,7 @@ class KubeletBase:
     runtime_healthy: bool | None
     runtime_message: str
     _relist_token: object
-    #: the runtime's change-journal cursor at the last relist (runtimes with `pod_changes`)
+    #: the runtime's change-journal cursor at the last relist (`Runtime.pod_changes`)
     _journal_cursor: int | None
     _tasks: list[asyncio.Task[None]]
 

@@ -272,6 +272,9 @@ class SimRuntime:
             while heap and heap[0][0] <= now:
                 self._journal_note(heapq.heappop(heap)[1] or None)
 
+    async def close(self) -> None:
+        """Nothing to release: the simulated containers live in this object."""
+
     def change_token(self) -> int:
         """A number that changes whenever a listing could differ from the last one (see module doc)."""
         self._flush_transitions()

@@ -289,6 +289,21 @@ class Runtime(Protocol):
     """
 
     async def version(self) -> RuntimeVersion: ...
+    async def close(self) -> None:
+        """Release the connection to the runtime (the runtime itself goes on)."""
+        ...
+
+    # -- what changed since the kubelet's last relist (its PLEG)
+    def change_token(self) -> int | None:
+        """A value that changes whenever a listing could differ from the last one; None: unknown
+        (the kubelet then lists at every relist)."""
+        ...
+
+    def pod_changes(self, since: int | None) -> tuple[int, list[str] | None]:
+        """(cursor now, uids of the pods whose listing may have changed after cursor `since`); the
+        uids are None when that is not known (the kubelet then lists everything), as Kubernetes'
+        evented PLEG would be told by the runtime's container events."""
+        ...
 
     # -- sandboxes
     async def run_pod_sandbox(self, config: PodSandboxConfig) -> str: ...

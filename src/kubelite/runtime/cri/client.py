@@ -198,6 +198,14 @@ class CriRuntime:
     async def close(self) -> None:
         await self._channel.close()
 
+    def change_token(self) -> int | None:
+        """Unknown: containerd's CRI has no change counter, so every relist lists."""
+        return None
+
+    def pod_changes(self, since: int | None) -> tuple[int, list[str] | None]:
+        """Unknown (CRI's GetContainerEvents stream is not used): every relist lists every pod."""
+        return 0, None
+
     async def __aenter__(self) -> CriRuntime:
         return self
 
